@@ -1,0 +1,119 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"time"
+)
+
+// Defaults that are not the zero value. RFC 5321 §4.5.3.2 gives the
+// timeouts; Postfix's defaults guide the limits.
+const (
+	DefaultMaxMessageBytes = 26214400 // 25 MiB
+	DefaultMaxRecipients   = 100
+	DefaultMaxLineLength   = 4096 // commands; RFC 5321 §4.5.3.1.4 wants ≥ 512, RFC 4954 AUTH lines need more
+)
+
+func (c *Config) applyDefaults() {
+	if c.Hostname == "" {
+		c.Hostname = systemHostname()
+	}
+	c.Hostname = strings.ToLower(strings.TrimSuffix(c.Hostname, "."))
+	for i, d := range c.LocalDomains {
+		c.LocalDomains[i] = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+	}
+	setDur(&c.ShutdownTimeout, 30*time.Second)
+
+	setDur(&c.DNS.Timeout, 2*time.Second)
+	setInt(&c.DNS.CacheSize, 10000)
+
+	for i := range c.Listeners {
+		l := &c.Listeners[i]
+		if l.Kind == "" {
+			l.Kind = KindMX
+		}
+		if l.Name == "" {
+			l.Name = l.Kind
+		}
+	}
+
+	if c.TLS.MinVersion == "" {
+		c.TLS.MinVersion = "1.2"
+	}
+
+	r := &c.Relay
+	if r.HeloName == "" {
+		r.HeloName = c.Hostname
+	}
+	if r.TLS == "" {
+		r.TLS = "opportunistic"
+	}
+	setDur(&r.ConnectTimeout, 30*time.Second)
+	setDur(&r.CommandTimeout, 5*time.Minute)
+	setDur(&r.DataTimeout, 10*time.Minute)
+	setInt(&r.MaxConnections, 100)
+	setInt(&r.MaxIdle, 10)
+	setDur(&r.IdleTimeout, 60*time.Second)
+
+	lim := &c.Limits
+	if lim.MaxMessageBytes == 0 {
+		lim.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	setInt(&lim.MaxRecipients, DefaultMaxRecipients)
+	if lim.BareLineEndings == "" {
+		lim.BareLineEndings = "reject"
+	}
+	if lim.NULBytes == "" {
+		lim.NULBytes = "reject"
+	}
+	setInt(&lim.MaxConnections, 1000)
+	setInt(&lim.MaxConnectionsPerIP, 50)
+	setDur(&lim.CommandTimeout, 5*time.Minute)
+	setDur(&lim.DataTimeout, 3*time.Minute)
+	setDur(&lim.SessionTimeout, time.Hour)
+	setInt(&lim.MaxErrors, 20)
+	setInt(&lim.MaxCommands, 10000)
+	setInt(&lim.MaxLineLength, DefaultMaxLineLength)
+
+	if c.HELO.Profile == "" {
+		c.HELO.Profile = "cpanel"
+	}
+
+	a := &c.Auth
+	if a.Backend == "" {
+		a.Backend = "local"
+	}
+	setDur(&a.CacheTTL, 5*time.Minute)
+	setDur(&a.FailureWindow, 10*time.Minute)
+	setInt(&a.DelayAfter, 3)
+	setDur(&a.MaxDelay, 8*time.Second)
+	setInt(&a.BlockAfter, 10)
+	setDur(&a.BlockTime, 30*time.Minute)
+
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+}
+
+func setDur(d *Duration, v time.Duration) {
+	if *d == 0 {
+		*d = Duration(v)
+	}
+}
+
+func setInt(i *int, v int) {
+	if *i == 0 {
+		*i = v
+	}
+}
+
+func systemHostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost.localdomain"
+	}
+	return h
+}
