@@ -159,7 +159,9 @@ func TestErrors(t *testing.T) {
 			},
 			[]string{"listener[1].name", "already the name"}},
 		{"proxy without trusted",
-			func(s string) string { return strings.Replace(s, `kind = "mx"`, "kind = \"mx\"\nproxy_protocol = true", 1) },
+			func(s string) string {
+				return strings.Replace(s, `kind = "mx"`, "kind = \"mx\"\nproxy_protocol = true", 1)
+			},
 			[]string{"listener[0].proxy_trusted", "load balancers"}},
 		{"line length",
 			func(s string) string { return s + "[limits]\nmax_line_length = 100\n" },
