@@ -1,0 +1,733 @@
+package listener
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type mode int
+
+const (
+	modeCmd  mode = iota // reading command lines
+	modeData             // inside DATA, until <CRLF>.<CRLF>
+	modeBDAT             // inside a BDAT chunk (RFC 3030), a byte count
+)
+
+// Conn is a guarded client connection. go-smtp reads from and writes to it
+// from its connection goroutine; Drain and Close may come from elsewhere.
+type Conn struct {
+	l              *Listener
+	raw            net.Conn
+	id             string
+	client         netip.AddrPort
+	proxiedBy      netip.AddrPort
+	proxyUntrusted bool
+	local          net.Addr
+	started        time.Time
+	sessionEnd     time.Time
+	log            *slog.Logger
+	admitted       bool
+
+	// Read side; only the reading goroutine touches these.
+	stash     []byte // bytes read ahead during the PROXY header
+	in        inbuf
+	deliver   []byte // rest of a processed line not yet handed over
+	mode      mode
+	dataState int
+	bdatLeft  int64
+	lines     int
+	authCont  bool // the next line answers a 334 challenge, it is no command
+	last      string
+
+	// Write side; same goroutine as reads (go-smtp writes replies from it).
+	whead       []byte // start of the reply line being written
+	replyLines  int    // lines of the current reply written so far
+	ehloPending bool   // inject STARTTLS into the EHLO reply being written
+	dataPending bool   // a DATA command waits for its 354
+	pending     []string
+	errors      int
+
+	mu            sync.Mutex
+	cur           net.Conn // raw, or the *tls.Conn over it
+	tlsState      *tls.ConnectionState
+	tlsEpoch      int
+	greetVerb     string
+	greetings     int
+	authenticated bool
+	notes         []any
+
+	stats      *stats
+	draining   atomic.Bool
+	inTx       atomic.Bool
+	committing atomic.Bool
+	waiting    atomic.Bool
+	closed     atomic.Bool
+	closeOnce  sync.Once
+	releaseOne sync.Once
+}
+
+// ID is the connection's id, as it appears in logs and Received headers.
+func (c *Conn) ID() string { return c.id }
+
+// Client is the client's address: the real one, after a PROXY header.
+func (c *Conn) Client() netip.AddrPort { return c.client }
+
+// ProxiedBy is the load balancer's address when the client address came
+// from a PROXY header; invalid otherwise.
+func (c *Conn) ProxiedBy() netip.AddrPort { return c.proxiedBy }
+
+// Listener is the name of the listener the connection came in on.
+func (c *Conn) Listener() string { return c.l.cfg.Name }
+
+// Kind is the kind of the listener ("mx", "submission", "submissions").
+func (c *Conn) Kind() string { return c.l.cfg.Kind }
+
+// Logger is the connection's logger, carrying conn, listener and client_ip.
+func (c *Conn) Logger() *slog.Logger { return c.log }
+
+// Started is when the connection was accepted.
+func (c *Conn) Started() time.Time { return c.started }
+
+// TLS returns the TLS state, or nil while the connection is plaintext.
+func (c *Conn) TLS() *tls.ConnectionState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tlsState
+}
+
+// TLSEpoch counts TLS handshakes; a change tells the session that
+// everything learnt before must be forgotten (RFC 3207 §4.2).
+func (c *Conn) TLSEpoch() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tlsEpoch
+}
+
+// TLSAvailable reports whether the listener can do TLS at all.
+func (c *Conn) TLSAvailable() bool { return c.l.cfg.TLS != nil }
+
+// Greeting returns the verb of the last HELO/EHLO command and how many
+// greetings the client sent so far.
+func (c *Conn) Greeting() (verb string, count int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.greetVerb, c.greetings
+}
+
+// LastLine is the last command line go-smtp was given (never a SASL
+// response), for checks that need the raw argument go-smtp normalized.
+func (c *Conn) LastLine() string { return c.last }
+
+// SetInTransaction tells the guard whether a mail transaction is open
+// (between an accepted MAIL and the end of the transaction), so that a
+// drain leaves it to finish.
+func (c *Conn) SetInTransaction(b bool) { c.inTx.Store(b) }
+
+// SetCommitting marks the moment between the client's end of data and our
+// reply to it: the downstream may already hold the message, so the
+// connection must not be cut then.
+func (c *Conn) SetCommitting(b bool) { c.committing.Store(b) }
+
+// Committing reports whether SetCommitting(true) is in force.
+func (c *Conn) Committing() bool { return c.committing.Load() }
+
+// SetAuthenticated records a successful AUTH (STARTTLS is refused after it).
+func (c *Conn) SetAuthenticated() {
+	c.mu.Lock()
+	c.authenticated = true
+	c.mu.Unlock()
+}
+
+// Annotate adds attributes to the connection's disconnect log line.
+func (c *Conn) Annotate(args ...any) {
+	c.mu.Lock()
+	c.notes = append(c.notes, args...)
+	c.mu.Unlock()
+}
+
+// Drain asks the connection to end: at once when it is idle between
+// transactions (421 4.3.2), else once its transaction is over.
+func (c *Conn) Drain() {
+	c.draining.Store(true)
+	if c.waiting.Load() && !c.inTx.Load() {
+		c.raw.SetReadDeadline(time.Now()) // wake the blocked read
+	}
+}
+
+// Read hands go-smtp the client's bytes: in command mode one line at a
+// time, so that the guard knows which command go-smtp is answering.
+func (c *Conn) Read(p []byte) (int, error) {
+	for {
+		if c.closed.Load() {
+			return 0, io.EOF
+		}
+		if len(c.deliver) > 0 {
+			n := copy(p, c.deliver)
+			c.deliver = c.deliver[n:]
+			return n, nil
+		}
+		var (
+			n   int
+			err error
+		)
+		switch c.mode {
+		case modeData:
+			return c.readData(p)
+		case modeBDAT:
+			return c.readBDAT(p)
+		}
+		n, err = c.readCommand(p)
+		if n > 0 || err != nil {
+			return n, err
+		}
+		// A command the guard answered itself (STARTTLS): read the next.
+	}
+}
+
+// readCommand reads one command line. It returns 0, nil when the line was
+// handled here and must not reach go-smtp.
+func (c *Conn) readCommand(p []byte) (int, error) {
+	if c.draining.Load() && !c.inTx.Load() {
+		return 0, c.closeWith(fmt.Sprintf("421 4.3.2 %s Service shutting down, try again later", c.l.cfg.Hostname))
+	}
+	c.setReadDeadline(c.l.cfg.CommandTimeout)
+	if len(c.stash) > 0 {
+		c.in.add(c.stash)
+		c.stash = nil
+	}
+	limit := c.l.cfg.MaxLineLength + 2 // CRLF
+	for {
+		if c.in.len() > 0 {
+			if line, ok := c.in.line(); ok {
+				return c.emit(p, line)
+			}
+			if c.in.len() > limit {
+				return 0, c.tooLong()
+			}
+			n, err := c.netRead(c.in.space(1024))
+			c.in.wrote(n)
+			if n == 0 && err != nil {
+				return 0, c.readFailed(err)
+			}
+			continue
+		}
+		// Nothing buffered: read straight into go-smtp's buffer.
+		c.waiting.Store(true)
+		if c.draining.Load() && !c.inTx.Load() {
+			c.waiting.Store(false)
+			return 0, c.closeWith(fmt.Sprintf("421 4.3.2 %s Service shutting down, try again later", c.l.cfg.Hostname))
+		}
+		buf := p
+		if len(buf) > limit {
+			buf = buf[:limit]
+		}
+		n, err := c.netRead(buf)
+		c.waiting.Store(false)
+		if n > 0 {
+			if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+				if i+1 < n {
+					c.in.add(buf[i+1 : n])
+				}
+				return c.emit(p, buf[:i+1])
+			}
+			c.in.add(buf[:n])
+			if c.in.len() > limit {
+				return 0, c.tooLong()
+			}
+			continue
+		}
+		if err != nil {
+			return 0, c.readFailed(err)
+		}
+	}
+}
+
+// emit checks and records one complete command line and copies it to p
+// (line may alias p). It returns 0, nil for a line handled here.
+func (c *Conn) emit(p, line []byte) (int, error) {
+	if len(line) > c.l.cfg.MaxLineLength+2 {
+		return 0, c.tooLong()
+	}
+	c.lines++
+	if c.lines == 1 && c.proxyUntrusted && looksLikeProxy(line) {
+		c.log.Info("refused", "reason", "proxy_protocol", "evidence", "PROXY header from a source not in proxy_trusted")
+		c.l.refused("proxy_protocol")
+		c.Close()
+		return 0, io.EOF
+	}
+	if handled, err := c.onCommand(line); handled || err != nil {
+		return 0, err
+	}
+	n := copy(p, line)
+	if n < len(line) {
+		c.deliver = line[n:]
+	}
+	return n, nil
+}
+
+// onCommand looks at a command line before go-smtp sees it.
+func (c *Conn) onCommand(line []byte) (handled bool, err error) {
+	if c.authCont {
+		c.authCont = false // a SASL response (RFC 4954 §4), not a command
+		return false, nil
+	}
+	text := strings.TrimRight(string(line), "\r\n")
+	c.last = text
+	verb, args, _ := strings.Cut(text, " ")
+	verb = strings.ToUpper(verb)
+	if mc := c.l.cfg.MaxCommands; mc > 0 && c.stats.commands() >= mc {
+		c.stats.add(statName(verb), false)
+		return true, c.closeWith(fmt.Sprintf("421 4.7.0 %s Error: too many commands", c.l.cfg.Hostname))
+	}
+	switch {
+	case strings.HasPrefix(verb, "STARTTLS"):
+		// go-smtp takes any line starting with STARTTLS as STARTTLS.
+		if c.l.cfg.TLS != nil {
+			return true, c.startTLS(verb == "STARTTLS" && args == "")
+		}
+	case verb == "EHLO" || verb == "HELO":
+		c.mu.Lock()
+		c.greetVerb = verb
+		c.greetings++
+		c.mu.Unlock()
+		c.ehloPending = verb == "EHLO" && c.l.cfg.TLS != nil && c.TLS() == nil && !c.l.cfg.ImplicitTLS
+	case verb == "DATA":
+		c.dataPending = true
+	case verb == "BDAT":
+		// The chunk follows the command whatever the reply (RFC 3030 §2):
+		// mirror go-smtp's argument rules exactly to know its length.
+		if size, ok := bdatSize(args); ok && size > 0 {
+			c.mode = modeBDAT
+			c.bdatLeft = size
+		}
+	}
+	c.pending = append(c.pending, statName(verb))
+	return false, nil
+}
+
+// startTLS runs STARTTLS (RFC 3207) here instead of in go-smtp.
+func (c *Conn) startTLS(wellFormed bool) error {
+	if !wellFormed {
+		return c.answer("starttls", "501 5.5.4 Syntax: STARTTLS")
+	}
+	c.mu.Lock()
+	active, authed := c.tlsState != nil, c.authenticated
+	c.mu.Unlock()
+	if active || c.l.cfg.ImplicitTLS {
+		return c.answer("starttls", "503 5.5.1 Error: TLS is already active")
+	}
+	if authed {
+		return c.answer("starttls", "503 5.5.1 Error: already authenticated; STARTTLS must come before AUTH")
+	}
+	if n := c.in.len(); n > 0 {
+		// RFC 3207 §4.2 / CVE-2011-0411: plaintext pipelined behind
+		// STARTTLS must never be executed inside the TLS session.
+		c.log.Info("starttls injection discarded", "bytes", n)
+		c.in.reset()
+	}
+	if err := c.writeRaw("220 2.0.0 Ready to start TLS\r\n"); err != nil {
+		c.Close()
+		return io.EOF
+	}
+	c.stats.add("starttls", true)
+	c.raw.SetReadDeadline(time.Time{})
+	if err := c.handshake(); err != nil {
+		c.log.Info("tls handshake failed", "evidence", err.Error())
+		c.Close()
+		return io.EOF
+	}
+	c.log.Debug("tls started", "version", tls.VersionName(c.TLS().Version))
+	return nil
+}
+
+// answer writes a reply of our own to a command go-smtp never sees.
+func (c *Conn) answer(verb, reply string) error {
+	code, _ := strconv.Atoi(reply[:3])
+	c.stats.add(verb, code < 400)
+	if err := c.writeRaw(reply + "\r\n"); err != nil {
+		c.Close()
+		return io.EOF
+	}
+	if code >= 400 {
+		return c.countError()
+	}
+	return nil
+}
+
+func (c *Conn) readData(p []byte) (int, error) {
+	c.setReadDeadline(c.l.cfg.DataTimeout)
+	if c.in.len() > 0 {
+		src := c.in.bytes()
+		if len(src) > len(p) {
+			src = src[:len(p)]
+		}
+		end, found := c.scanData(src)
+		n := copy(p, src[:end])
+		c.in.consume(n)
+		if found {
+			c.mode = modeCmd
+		}
+		return n, nil
+	}
+	n, err := c.netRead(p)
+	if n > 0 {
+		end, found := c.scanData(p[:n])
+		if end < n {
+			c.in.add(p[end:n]) // pipelined commands after the dot
+		}
+		if found {
+			c.mode = modeCmd
+		}
+		return end, nil
+	}
+	return 0, c.dataReadFailed(err)
+}
+
+func (c *Conn) readBDAT(p []byte) (int, error) {
+	c.setReadDeadline(c.l.cfg.DataTimeout)
+	if int64(len(p)) > c.bdatLeft {
+		p = p[:c.bdatLeft]
+	}
+	var (
+		n   int
+		err error
+	)
+	if c.in.len() > 0 {
+		n = copy(p, c.in.bytes())
+		c.in.consume(n)
+	} else {
+		n, err = c.netRead(p)
+	}
+	c.bdatLeft -= int64(n)
+	if c.bdatLeft == 0 {
+		c.mode = modeCmd
+	}
+	if n == 0 && err != nil {
+		return 0, c.dataReadFailed(err)
+	}
+	return n, nil
+}
+
+// Data scanner states: exactly go-smtp's dataReader, so that the guard and
+// go-smtp agree on where DATA ends, byte for byte.
+const (
+	dsBeginLine = iota
+	dsDot
+	dsDotCR
+	dsCR
+	dsData
+)
+
+// scanData advances the DATA state over b and returns how many bytes
+// belong to the message (through the terminating <CRLF>.<CRLF>).
+func (c *Conn) scanData(b []byte) (int, bool) {
+	st := c.dataState
+	for i, ch := range b {
+		switch st {
+		case dsBeginLine:
+			switch ch {
+			case '.':
+				st = dsDot
+			case '\r':
+				st = dsCR
+			default:
+				st = dsData
+			}
+		case dsDot:
+			if ch == '\r' {
+				st = dsDotCR
+			} else {
+				st = dsData
+			}
+		case dsDotCR:
+			if ch == '\n' {
+				c.dataState = dsBeginLine
+				return i + 1, true
+			}
+			st = dsData
+		case dsCR:
+			if ch == '\n' {
+				st = dsBeginLine
+			} else {
+				st = dsData
+			}
+		case dsData:
+			if ch == '\r' {
+				st = dsCR
+			}
+		}
+	}
+	c.dataState = st
+	return len(b), false
+}
+
+// Write passes go-smtp's replies to the client, watching each reply line:
+// it adds STARTTLS to the EHLO reply, switches to DATA mode on 354,
+// counts errors and closes after a 421.
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	total := 0
+	for len(p) > 0 {
+		seg := p
+		i := bytes.IndexByte(p, '\n')
+		if i >= 0 {
+			seg = p[:i+1]
+		}
+		if len(c.whead) < 4 {
+			c.whead = append(c.whead, seg[:min(len(seg), 4-len(c.whead))]...)
+		}
+		n, err := c.cur.Write(seg)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		p = p[len(seg):]
+		if i < 0 {
+			break
+		}
+		if err := c.replyLine(); err != nil {
+			return total + len(p), nil // the connection is closed; drop the rest
+		}
+	}
+	return total, nil
+}
+
+// replyLine acts on one complete reply line just written.
+func (c *Conn) replyLine() error {
+	head := c.whead
+	c.whead = c.whead[:0]
+	if len(head) < 4 {
+		return nil
+	}
+	code, err := strconv.Atoi(string(head[:3]))
+	if err != nil {
+		return nil
+	}
+	c.replyLines++
+	if head[3] == '-' {
+		if c.replyLines == 1 && c.ehloPending && code == 250 {
+			c.ehloPending = false
+			if _, err := c.cur.Write([]byte("250-STARTTLS\r\n")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	c.replyLines = 0
+	c.ehloPending = false
+	switch {
+	case code == 334:
+		c.authCont = true
+		return nil
+	case code == 354 && c.dataPending:
+		c.dataPending = false
+		c.mode = modeData
+		c.dataState = dsBeginLine
+		return nil
+	}
+	c.dataPending = false
+	verb := "" // the greeting answers no command
+	if len(c.pending) > 0 {
+		verb = c.pending[0]
+		c.pending = c.pending[1:]
+	}
+	c.stats.add(verb, code < 400)
+	if code == 421 {
+		// RFC 5321 §3.8: 421 means we close the channel.
+		c.Close()
+		return net.ErrClosed
+	}
+	if code >= 400 {
+		return c.countError()
+	}
+	return nil
+}
+
+func (c *Conn) countError() error {
+	c.errors++
+	if me := c.l.cfg.MaxErrors; me > 0 && c.errors >= me {
+		c.log.Info("too many errors", "errors", c.errors)
+		return c.closeWith(fmt.Sprintf("421 4.7.0 %s Error: too many errors", c.l.cfg.Hostname))
+	}
+	return nil
+}
+
+// setReadDeadline bounds the next network read by d and by the session cap.
+func (c *Conn) setReadDeadline(d time.Duration) {
+	dl := time.Now().Add(d)
+	if !c.sessionEnd.IsZero() && c.sessionEnd.Before(dl) {
+		dl = c.sessionEnd
+	}
+	c.raw.SetReadDeadline(dl)
+}
+
+func (c *Conn) netRead(p []byte) (int, error) {
+	c.mu.Lock()
+	cur := c.cur
+	c.mu.Unlock()
+	return cur.Read(p)
+}
+
+// readFailed turns a read error between commands into the right goodbye.
+func (c *Conn) readFailed(err error) error {
+	if !isTimeout(err) {
+		c.Close()
+		return io.EOF
+	}
+	switch {
+	case c.draining.Load():
+		return c.closeWith(fmt.Sprintf("421 4.3.2 %s Service shutting down, try again later", c.l.cfg.Hostname))
+	case !c.sessionEnd.IsZero() && !time.Now().Before(c.sessionEnd):
+		c.log.Info("session time limit", "limit", c.l.cfg.SessionTimeout)
+		return c.closeWith(fmt.Sprintf("421 4.4.2 %s Error: session time limit exceeded", c.l.cfg.Hostname))
+	default:
+		c.log.Info("timeout", "state", "command", "limit", c.l.cfg.CommandTimeout)
+		return c.closeWith(fmt.Sprintf("421 4.4.2 %s Error: timeout exceeded", c.l.cfg.Hostname))
+	}
+}
+
+// errDataTimeout reaches the session's DATA reader, which then aborts the
+// downstream transaction; it is not EOF, so nothing mistakes it for the end.
+var errDataTimeout = &timeoutError{}
+
+type timeoutError struct{}
+
+func (*timeoutError) Error() string   { return "listener: client timed out during DATA" }
+func (*timeoutError) Timeout() bool   { return true }
+func (*timeoutError) Temporary() bool { return true }
+
+func (c *Conn) dataReadFailed(err error) error {
+	if isTimeout(err) {
+		c.log.Info("timeout", "state", "data", "limit", c.l.cfg.DataTimeout)
+		c.closeWith(fmt.Sprintf("421 4.4.2 %s Error: timeout exceeded", c.l.cfg.Hostname))
+		return errDataTimeout
+	}
+	c.Close()
+	if err == nil || errors.Is(err, net.ErrClosed) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func (c *Conn) tooLong() error {
+	c.log.Info("refused", "reason", "line_too_long", "code", 500, "enhanced", "5.5.2", "limit", c.l.cfg.MaxLineLength)
+	return c.closeWith("500 5.5.2 Line too long")
+}
+
+// closeWith writes a last reply and closes. It returns io.EOF for go-smtp,
+// which then ends the connection quietly.
+func (c *Conn) closeWith(reply string) error {
+	code, _ := strconv.Atoi(reply[:3])
+	c.stats.add("", code < 400)
+	c.writeRaw(reply + "\r\n")
+	c.Close()
+	return io.EOF
+}
+
+// writeRaw writes bytes of our own, through TLS when it is active.
+func (c *Conn) writeRaw(s string) error {
+	c.mu.Lock()
+	cur := c.cur
+	c.mu.Unlock()
+	cur.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	_, err := io.WriteString(cur, s)
+	return err
+}
+
+// Close closes the connection and writes the disconnect log line.
+func (c *Conn) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		c.mu.Lock()
+		cur := c.cur
+		notes := c.notes
+		c.mu.Unlock()
+		if tc, ok := cur.(*tls.Conn); ok {
+			// Don't let close_notify block on a dead peer.
+			c.raw.SetWriteDeadline(time.Now().Add(time.Second))
+			err = tc.Close()
+		} else {
+			err = cur.Close()
+		}
+		c.release()
+		c.l.forget(c)
+		args := append([]any{"duration", time.Since(c.started).Round(time.Millisecond), "commands", c.stats.String()}, notes...)
+		c.log.Info("disconnect", args...)
+	})
+	return err
+}
+
+func (c *Conn) release() {
+	c.releaseOne.Do(func() {
+		if c.admitted && c.l.cfg.Gate != nil {
+			c.l.cfg.Gate.Release(c.client.Addr())
+		}
+	})
+}
+
+// LocalAddr is the address the client connected to (from the PROXY header
+// when there is one).
+func (c *Conn) LocalAddr() net.Addr {
+	if c.local != nil {
+		return c.local
+	}
+	return c.raw.LocalAddr()
+}
+
+// RemoteAddr is the client's address (from the PROXY header when there is
+// one).
+func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.client) }
+
+// SetDeadline sets the write deadline only: the guard owns read deadlines.
+func (c *Conn) SetDeadline(t time.Time) error { return c.SetWriteDeadline(t) }
+
+// SetReadDeadline is ignored: the guard sets read deadlines itself, per
+// command and per DATA read (RFC 5321 §4.5.3.2).
+func (c *Conn) SetReadDeadline(time.Time) error { return nil }
+
+// SetWriteDeadline bounds writes to the client.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	cur := c.cur
+	c.mu.Unlock()
+	return cur.SetWriteDeadline(t)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// looksLikeProxy recognizes a PROXY v1 line or the v2 signature's start.
+func looksLikeProxy(line []byte) bool {
+	return bytes.HasPrefix(line, []byte("PROXY ")) || bytes.Equal(line, []byte("\r\n"))
+}
+
+// bdatSize parses BDAT arguments the way go-smtp does: a size that fits
+// 32 bits and an optional LAST.
+func bdatSize(args string) (int64, bool) {
+	f := strings.Fields(args)
+	if len(f) == 0 || len(f) > 2 || (len(f) == 2 && !strings.EqualFold(f[1], "LAST")) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(f[0], 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return int64(n), true
+}
