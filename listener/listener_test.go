@@ -396,7 +396,9 @@ func TestPipelining(t *testing.T) {
 	if _, msgs := f.rec.snapshot(); len(msgs) != 1 || string(msgs[0]) != "x\r\n" {
 		t.Errorf("messages: %q", msgs)
 	}
-	waitFor(t, func() bool { return strings.Contains(f.logs.String(), "ehlo=1 mail=1 rcpt=2 data=1 rset=1 quit=1 commands=7") }, f.logs)
+	waitFor(t, func() bool {
+		return strings.Contains(f.logs.String(), "ehlo=1 mail=1 rcpt=2 data=1 rset=1 quit=1 commands=7")
+	}, f.logs)
 }
 
 func TestCommandTimeout(t *testing.T) {
