@@ -1,0 +1,184 @@
+package address
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// Trick names one address form; the names appear in logs and metrics.
+type Trick string
+
+// The address forms Check recognizes.
+const (
+	PercentHack    Trick = "percent_hack"
+	BangPath       Trick = "bang_path"
+	SourceRoute    Trick = "source_route"
+	QuotedAt       Trick = "quoted_at"
+	TrailingDot    Trick = "trailing_dot"
+	AddressLiteral Trick = "address_literal"
+	BadSyntax      Trick = "bad_syntax"
+)
+
+// Allow lists the forms the operator explicitly accepts.
+type Allow struct {
+	PercentHack, BangPath, SourceRoute, QuotedAt, TrailingDot, AddressLiteral bool
+}
+
+func (a Allow) allows(t Trick) bool {
+	switch t {
+	case PercentHack:
+		return a.PercentHack
+	case BangPath:
+		return a.BangPath
+	case SourceRoute:
+		return a.SourceRoute
+	case QuotedAt:
+		return a.QuotedAt
+	case TrailingDot:
+		return a.TrailingDot
+	case AddressLiteral:
+		return a.AddressLiteral
+	}
+	return false
+}
+
+// Address is a checked mailbox.
+type Address struct {
+	Local  string // as go-smtp decoded it (quotes removed)
+	Domain string // lower case, without a trailing dot
+	Quoted bool   // the local part was a quoted-string
+}
+
+// String renders the mailbox for an SMTP command, quoting the local part
+// when it is not a dot-atom (RFC 5321 §4.1.2).
+func (a Address) String() string {
+	local := a.Local
+	if a.Quoted || !isDotAtom(local) {
+		local = quote(local)
+	}
+	return local + "@" + a.Domain
+}
+
+// Check examines a recipient. path is the mailbox go-smtp parsed (it has
+// removed quotes and any source route); raw is the RCPT TO argument as the
+// client sent it, e.g. `<@relay.example:user@remote.example> NOTIFY=NEVER`.
+// It returns the address and the first refused form found ("" if none).
+func Check(path, raw string, allow Allow) (Address, Trick) {
+	raw = strings.TrimSpace(raw)
+	inner := raw
+	if strings.HasPrefix(inner, "<") {
+		inner = inner[1:]
+	}
+	var a Address
+	at := strings.LastIndexByte(path, '@')
+	if at <= 0 || at == len(path)-1 {
+		return a, BadSyntax
+	}
+	a.Local, a.Domain = path[:at], strings.ToLower(path[at+1:])
+	a.Quoted = strings.HasPrefix(inner, `"`)
+
+	var found []Trick
+	if strings.HasPrefix(inner, "@") {
+		found = append(found, SourceRoute)
+	}
+	if strings.Contains(a.Local, "@") {
+		if !a.Quoted {
+			return a, BadSyntax
+		}
+		found = append(found, QuotedAt)
+	}
+	if strings.Contains(a.Local, "%") {
+		found = append(found, PercentHack)
+	}
+	if strings.Contains(a.Local, "!") {
+		found = append(found, BangPath)
+	}
+	if strings.HasSuffix(a.Domain, ".") {
+		found = append(found, TrailingDot)
+		a.Domain = strings.TrimSuffix(a.Domain, ".")
+	}
+	if strings.HasPrefix(a.Domain, "[") {
+		if !validLiteral(a.Domain) {
+			return a, BadSyntax
+		}
+		found = append(found, AddressLiteral)
+	} else if !isDomain(a.Domain) {
+		return a, BadSyntax
+	}
+	for _, t := range found {
+		if !allow.allows(t) {
+			return a, t
+		}
+	}
+	return a, ""
+}
+
+// Domain returns the lower-cased domain of a mailbox ("" if none).
+func Domain(mailbox string) string {
+	at := strings.LastIndexByte(mailbox, '@')
+	if at < 0 {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSuffix(mailbox[at+1:], "."))
+}
+
+func validLiteral(d string) bool {
+	if !strings.HasSuffix(d, "]") {
+		return false
+	}
+	s := d[1 : len(d)-1]
+	if len(s) > 5 && strings.EqualFold(s[:5], "IPv6:") {
+		a, err := netip.ParseAddr(s[5:])
+		return err == nil && a.Is6()
+	}
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Is4()
+}
+
+func isDomain(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			ch := label[i]
+			if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-' || ch >= 0x80) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isDotAtom reports whether s can be sent unquoted (RFC 5321 §4.1.2).
+func isDotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch >= 0x80 {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-/=?^_`{|}~.", rune(ch)) {
+			return false
+		}
+	}
+	return true
+}
+
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+	return b.String()
+}
