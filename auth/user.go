@@ -1,0 +1,140 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// ErrInvalidCredentials means the user name or the password is wrong (or
+// the authorization identity is refused). The caller answers
+// 535 5.7.8 (RFC 4954 §6); every other error from a Verifier is temporary
+// (454 4.7.0). Errors wrap it to add detail for the log, so test with
+// errors.Is.
+var ErrInvalidCredentials = errors.New("auth: invalid credentials")
+
+// Wrapped forms of ErrInvalidCredentials, so the log can tell an unknown
+// user from a wrong password while the client hears the same 535.
+var (
+	errUnknownUser   = fmt.Errorf("%w: unknown user", ErrInvalidCredentials)
+	errWrongPassword = fmt.Errorf("%w: wrong password", ErrInvalidCredentials)
+	errEmptyPassword = fmt.Errorf("%w: empty user name or password", ErrInvalidCredentials)
+)
+
+// Verifier checks a user name and password. It returns nil when they are
+// good, an error wrapping ErrInvalidCredentials when they are not, and any
+// other error when it cannot tell now (the client should retry later).
+// *Store and *Downstream implement it.
+type Verifier interface {
+	Verify(ctx context.Context, username, password string) error
+}
+
+var (
+	_ Verifier = (*Store)(nil)
+	_ Verifier = (*Downstream)(nil)
+)
+
+// User is one account: its login name, its password hash (bcrypt or
+// argon2id, see CheckHashFormat) and the envelope senders it may use.
+// Addresses holds full addresses ("sales@example.com") or whole domains
+// ("@example.com"); when empty the user may send as its own name if that
+// is an address.
+type User struct {
+	Name         string
+	PasswordHash string
+	Addresses    []string
+}
+
+// Owns reports whether u may use address as its envelope sender (MAIL
+// FROM). The local part must match exactly (RFC 5321 §2.4: it is case
+// sensitive) and the domain in any case; the null sender "" (bounces,
+// RFC 5321 §4.5.5) is always allowed. Callers that verified a user
+// elsewhere (Downstream) can ask User{Name: name}.Owns(address).
+func (u User) Owns(address string) bool {
+	if address == "" {
+		return true
+	}
+	allowed := u.Addresses
+	if len(allowed) == 0 {
+		if !strings.Contains(u.Name, "@") {
+			return false
+		}
+		allowed = []string{u.Name}
+	}
+	local, domain, ok := splitAddress(address)
+	if !ok {
+		return false
+	}
+	for _, a := range allowed {
+		l, d, ok := splitAddress(a)
+		if ok && (l == "" || l == local) && strings.EqualFold(d, domain) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitAddress splits at the last '@' (a quoted local part may contain
+// more). ok is false when there is no '@' or no domain.
+func splitAddress(a string) (local, domain string, ok bool) {
+	i := strings.LastIndexByte(a, '@')
+	if i < 0 || i == len(a)-1 {
+		return "", "", false
+	}
+	return a[:i], a[i+1:], true
+}
+
+// canonicalName is the key a user name is stored and looked up under: a
+// name that is an address has its domain lowercased, so that "Bob@Example.com"
+// typed by a phone's auto-capitalising keyboard finds "Bob@example.com",
+// while the local part stays exact as Owns treats it.
+func canonicalName(name string) string {
+	local, domain, ok := splitAddress(name)
+	if !ok {
+		return name
+	}
+	return local + "@" + strings.ToLower(domain)
+}
+
+// maxName is the longest user name or address accepted: RFC 5321
+// §4.5.3.1.3 caps a path at 256 octets including the angle brackets.
+const maxName = 254
+
+// checkName validates a user name: it must survive the users file format
+// (no ':'), a log line and a SASL exchange (no spaces, controls or NULs).
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty; every user needs a name")
+	case len(name) > maxName:
+		return fmt.Errorf("longer than %d bytes", maxName)
+	case !utf8.ValidString(name):
+		return errors.New("not valid UTF-8")
+	case strings.ContainsRune(name, ':'):
+		return errors.New(`contains ":", which separates the fields of the users file`)
+	case strings.ContainsFunc(name, isSpaceOrControl):
+		return errors.New("contains spaces or control characters")
+	}
+	return nil
+}
+
+// checkAddress validates an Addresses entry: "local@domain" or "@domain".
+func checkAddress(a string) error {
+	if err := checkName(a); err != nil {
+		return err
+	}
+	_, domain, ok := splitAddress(a)
+	if !ok {
+		return errors.New(`want "local@domain" or "@domain" for a whole domain`)
+	}
+	if strings.HasSuffix(domain, ".") || strings.HasPrefix(domain, ".") || strings.Contains(domain, "..") {
+		return errors.New("malformed domain")
+	}
+	return nil
+}
+
+func isSpaceOrControl(r rune) bool {
+	return r <= ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029'
+}
