@@ -1,0 +1,207 @@
+package heloguard
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"gateway/reply"
+)
+
+// Report is what the check-helo command shows an operator: the verdict on
+// one client, the reply it would get at each command, and the fix for
+// each failure. It marshals to JSON as is.
+type Report struct {
+	HELO      string        `json:"helo"`
+	ClientIP  string        `json:"client_ip"`
+	Profile   string        `json:"profile"`
+	Stage     Stage         `json:"stage"`
+	Exempt    string        `json:"exempt,omitempty"`
+	Action    Action        `json:"action"`
+	Accepted  bool          `json:"accepted"` // the client may send mail (accept or tag)
+	Decisive  string        `json:"decisive,omitempty"`
+	PTR       []string      `json:"ptr,omitempty"`
+	IPRev     Result        `json:"iprev"`
+	IPRevName string        `json:"iprev_name,omitempty"`
+	Checks    []ReportCheck `json:"checks"`
+	Replies   Replies       `json:"replies"`
+}
+
+// ReportCheck is one check's line in a Report.
+type ReportCheck struct {
+	Check       string `json:"check"`
+	Result      Result `json:"result"`
+	Action      Action `json:"action"`
+	Reason      string `json:"reason,omitempty"`
+	Explanation string `json:"explanation,omitempty"`
+	Evidence    string `json:"evidence,omitempty"`
+	Fix         string `json:"fix,omitempty"`
+}
+
+// Replies holds the reply the client would get at each command, rendered
+// as on the wire (lines joined by "\n"): "250 ..." before the policy's
+// stage, the refusal at it, and notReached after it.
+type Replies struct {
+	HELO string `json:"helo"`
+	Mail string `json:"mail"`
+	Rcpt string `json:"rcpt"`
+}
+
+// notReached is the reply of a command after the refusal.
+const notReached = "(not reached: refused earlier)"
+
+// Report describes a verdict for the operator.
+func (p *Policy) Report(v Verdict) Report {
+	r := Report{
+		HELO:      v.Client.HELO,
+		ClientIP:  "unknown",
+		Profile:   p.profile,
+		Stage:     p.stage,
+		Exempt:    v.Exempt,
+		Action:    v.Action,
+		Accepted:  v.Action == ActionAccept || v.Action == ActionTag,
+		PTR:       v.PTR,
+		IPRev:     v.IPRev,
+		IPRevName: v.IPRevName,
+		Checks:    make([]ReportCheck, 0, len(v.Results)),
+	}
+	if v.Client.IP.IsValid() {
+		r.ClientIP = v.Client.IP.Unmap().String()
+	}
+	if v.Decisive != nil {
+		r.Decisive = v.Decisive.Check
+	}
+	for _, c := range v.Results {
+		r.Checks = append(r.Checks, ReportCheck{
+			Check: c.Check, Result: c.Result, Action: c.Action, Reason: c.Reason,
+			Explanation: c.Explanation, Evidence: c.Evidence, Fix: c.Fix,
+		})
+	}
+
+	host := p.hostname
+	if host == "" {
+		host = "localhost"
+	}
+	r.Replies = Replies{HELO: "250 " + host, Mail: "250 2.1.0 Ok", Rcpt: "250 2.1.5 Ok"}
+	if v.Refusal != nil {
+		wire := wireReply(v.Refusal, v.Client.EHLO)
+		switch p.stage {
+		case StageHELO:
+			r.Replies = Replies{HELO: wire, Mail: notReached, Rcpt: notReached}
+		case StageMail:
+			r.Replies.Mail, r.Replies.Rcpt = wire, notReached
+		case StageRcpt:
+			r.Replies.Rcpt = wire
+		}
+	}
+	return r
+}
+
+// wireReply renders a refusal as the client reads it: each line but the
+// last "550-text", the last "550 5.7.1 text" (the enhanced code only
+// after EHLO, RFC 2034 §3).
+func wireReply(ref *reply.Refusal, ehlo bool) string {
+	lines := strings.Split(ref.Text, "\n")
+	code := strconv.Itoa(ref.Code)
+	var b strings.Builder
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if i < len(lines)-1 {
+			b.WriteString(code + "-" + l)
+			continue
+		}
+		b.WriteString(code + " ")
+		if ehlo && ref.HasEnhanced() {
+			b.WriteString(ref.EnhancedString() + " ")
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+// WriteText writes the report for a terminal: a summary, a table of the
+// checks, the replies at each command and the fix for each failure.
+func (r Report) WriteText(w io.Writer) error {
+	ew := &errWriter{w: w}
+	helo := r.HELO
+	if helo == "" {
+		helo = `""`
+	}
+	verdict := string(r.Action)
+	if r.Decisive != "" {
+		verdict += " (decided by " + r.Decisive + ")"
+	}
+	if r.Exempt != "" {
+		verdict += " (exempt: " + r.Exempt + ")"
+	}
+	ptr := "-"
+	if len(r.PTR) > 0 {
+		ptr = strings.Join(r.PTR, ", ")
+	}
+	ew.printf("HELO:     %s\n", printable(helo, maxLogName))
+	ew.printf("client:   %s (PTR %s; iprev %s)\n", r.ClientIP, ptr, r.IPRev)
+	ew.printf("profile:  %s, refusing at %s\n", r.Profile, strings.ToUpper(string(r.Stage)))
+	ew.printf("verdict:  %s\n\n", verdict)
+
+	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tRESULT\tACTION\tREASON\tEVIDENCE")
+	for _, c := range r.Checks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Check, c.Result, c.Action, dash(c.Reason), dash(c.Evidence))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	ew.printf("\nreplies:\n")
+	for _, st := range [...]struct{ verb, text string }{
+		{"EHLO", r.Replies.HELO}, {"MAIL", r.Replies.Mail}, {"RCPT", r.Replies.Rcpt},
+	} {
+		ew.printf("  %-4s  %s\n", st.verb, strings.ReplaceAll(st.text, "\n", "\n        "))
+	}
+
+	fixes := 0
+	for _, c := range r.Checks {
+		if c.Result != Fail && c.Result != TempError {
+			continue
+		}
+		if fixes == 0 {
+			ew.printf("\nto fix:\n")
+		}
+		fixes++
+		ew.printf("  %s (%s): %s\n", c.Check, c.Action, c.Explanation)
+	}
+	if fixes == 0 {
+		ew.printf("\nnothing to fix.\n")
+	}
+	return ew.err
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// errWriter keeps the first write error so WriteText checks once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	fmt.Fprintf(e, format, args...)
+}
