@@ -1,0 +1,182 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Route sends the mail of one domain to a target. Domain is either a
+// domain, matching exactly that domain, or a domain with a leading dot
+// (".example.org"), matching every subdomain of it but not the domain
+// itself, as in Postfix's transport maps. Case and a trailing dot do not
+// matter.
+type Route struct {
+	Domain string
+	Target Target
+}
+
+// Router picks the target for a recipient. It is safe for concurrent use.
+type Router struct {
+	def   Target
+	exact map[string]Target // "example.org"
+	sub   map[string]Target // ".example.org"
+}
+
+// NewRouter returns a router sending to def what no route matches. It
+// refuses a nil target, an empty or malformed domain and a domain given
+// twice, naming the route.
+func NewRouter(def Target, routes []Route) (*Router, error) {
+	if def == nil {
+		return nil, errors.New("relay: router: no default target")
+	}
+	r := &Router{def: def, exact: map[string]Target{}, sub: map[string]Target{}}
+	var errs []error
+	for i, rt := range routes {
+		d := normDomain(rt.Domain)
+		m := r.exact
+		if strings.HasPrefix(d, ".") {
+			m = r.sub
+		}
+		switch {
+		case rt.Target == nil:
+			errs = append(errs, fmt.Errorf("relay: route[%d] %q: no target", i, rt.Domain))
+		case !validDomain(strings.TrimPrefix(d, ".")):
+			errs = append(errs, fmt.Errorf("relay: route[%d] %q: not a domain; write \"example.org\" or \".example.org\" for its subdomains", i, rt.Domain))
+		case m[d] != nil:
+			errs = append(errs, fmt.Errorf("relay: route[%d] %q: domain routed twice", i, rt.Domain))
+		default:
+			m[d] = rt.Target
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return r, nil
+}
+
+// Route returns the target for a recipient address by its domain: an
+// exact route first, then the route of the nearest parent domain with a
+// leading dot, then the default. An address without a domain or with an
+// address literal goes to the default.
+func (r *Router) Route(rcpt string) Target {
+	at := strings.LastIndexByte(rcpt, '@')
+	if at < 0 {
+		return r.def
+	}
+	d := normDomain(rcpt[at+1:])
+	if t := r.exact[d]; t != nil {
+		return t
+	}
+	for i := strings.IndexByte(d, '.'); i >= 0; {
+		if t := r.sub[d[i:]]; t != nil {
+			return t
+		}
+		j := strings.IndexByte(d[i+1:], '.')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+	}
+	return r.def
+}
+
+// Close closes every target once, the default included.
+func (r *Router) Close() error {
+	seen := map[Target]bool{}
+	var errs []error
+	for _, t := range r.targets() {
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		if err := t.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Router) targets() []Target {
+	ts := []Target{r.def}
+	for _, t := range r.exact {
+		ts = append(ts, t)
+	}
+	for _, t := range r.sub {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+func normDomain(d string) string {
+	return strings.ToLower(strings.TrimSuffix(d, "."))
+}
+
+// validDomain accepts LDH labels (and '_'), each 1 to 63 characters, 255
+// in all (RFC 1035 §2.3.4).
+func validDomain(d string) bool {
+	if d == "" || len(d) > 255 {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ParseDownstream splits a downstream written as "smtp://host:port",
+// "smtps://host:port" or "maildir:PATH" into its scheme and the rest.
+func ParseDownstream(s string) (scheme, rest string, err error) {
+	const want = "want smtp://host:port, smtps://host:port or maildir:PATH"
+	switch {
+	case strings.HasPrefix(s, "maildir:"):
+		rest = strings.TrimPrefix(s, "maildir:")
+		if rest == "" {
+			return "", "", fmt.Errorf("relay: downstream %q: empty path; %s", s, want)
+		}
+		return "maildir", rest, nil
+	case strings.HasPrefix(s, "smtp://"), strings.HasPrefix(s, "smtps://"):
+		scheme, rest, _ = strings.Cut(s, "://")
+		if err := checkHostPort(rest); err != nil {
+			return "", "", fmt.Errorf("relay: downstream %q: %v; %s", s, err, want)
+		}
+		return scheme, rest, nil
+	case s == "":
+		return "", "", fmt.Errorf("relay: downstream is empty; %s", want)
+	}
+	return "", "", fmt.Errorf("relay: downstream %q: unknown scheme; %s", s, want)
+}
+
+func checkHostPort(hp string) error {
+	if hp == "" {
+		return errors.New("missing host and port")
+	}
+	if strings.ContainsAny(hp, "/?#@") {
+		return errors.New("only host:port may follow the scheme")
+	}
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		if strings.Contains(err.Error(), "missing port") {
+			return errors.New("missing port")
+		}
+		return errors.New("not host:port")
+	}
+	if host == "" {
+		return errors.New("missing host")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// fakeTarget is a Target that counts Close calls.
+type fakeTarget struct {
+	name   string
+	closes int
+	err    error
+}
+
+func (f *fakeTarget) Name() string { return f.name }
+func (f *fakeTarget) Begin(context.Context, string, MailOptions) (Transaction, error) {
+	return nil, errors.New("not used")
+}
+func (f *fakeTarget) Close() error { f.closes++; return f.err }
+
+func TestRouter(t *testing.T) {
+	def := &fakeTarget{name: "default"}
+	exact := &fakeTarget{name: "exact"}
+	subs := &fakeTarget{name: "subs"}
+	deep := &fakeTarget{name: "deep"}
+	r, err := NewRouter(def, []Route{
+		{Domain: "Example.org.", Target: exact},
+		{Domain: ".example.org", Target: subs},
+		{Domain: ".deep.example.org", Target: deep},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		rcpt string
+		want Target
+	}{
+		{name: "exact domain", rcpt: "a@example.org", want: exact},
+		{name: "case-insensitive", rcpt: "a@EXAMPLE.ORG", want: exact},
+		{name: "trailing dot", rcpt: "a@example.org.", want: exact},
+		{name: "subdomain", rcpt: "a@mail.example.org", want: subs},
+		{name: "sub-subdomain", rcpt: "a@x.mail.example.org", want: subs},
+		{name: "nearest parent wins", rcpt: "a@x.deep.example.org", want: deep},
+		{name: "leading-dot route excludes its own domain", rcpt: "a@deep.example.org", want: subs},
+		{name: "other domain", rcpt: "a@example.com", want: def},
+		{name: "suffix is not a subdomain", rcpt: "a@badexample.org", want: def},
+		{name: "no domain", rcpt: "postmaster", want: def},
+		{name: "address literal", rcpt: "a@[192.0.2.1]", want: def},
+		{name: "quoted local part with @", rcpt: `"a@example.org"@example.com`, want: def},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := r.Route(tc.rcpt); got != tc.want {
+				t.Errorf("Route(%q) = %s, want %s", tc.rcpt, got.Name(), tc.want.Name())
+			}
+		})
+	}
+}
+
+func TestRouterClose(t *testing.T) {
+	def := &fakeTarget{name: "default"}
+	shared := &fakeTarget{name: "shared", err: errors.New("boom")}
+	r, err := NewRouter(def, []Route{{Domain: "a.test", Target: shared}, {Domain: "b.test", Target: shared}, {Domain: "c.test", Target: def}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Close()
+	if def.closes != 1 || shared.closes != 1 {
+		t.Errorf("closes: default %d, shared %d; want each once", def.closes, shared.closes)
+	}
+	if err == nil || !strings.Contains(err.Error(), "shared: boom") {
+		t.Errorf("Close error %v, want the shared target's error", err)
+	}
+}
+
+func TestNewRouterErrors(t *testing.T) {
+	tg := &fakeTarget{name: "t"}
+	tests := []struct {
+		name   string
+		def    Target
+		routes []Route
+		want   []string
+	}{
+		{name: "no default", def: nil, want: []string{"no default target"}},
+		{name: "empty domain", def: tg, routes: []Route{{Domain: "", Target: tg}}, want: []string{"route[0]", "not a domain"}},
+		{name: "bad domain", def: tg, routes: []Route{{Domain: "exa mple.org", Target: tg}}, want: []string{"route[0]", "not a domain"}},
+		{name: "only a dot", def: tg, routes: []Route{{Domain: ".", Target: tg}}, want: []string{"not a domain"}},
+		{name: "no target", def: tg, routes: []Route{{Domain: "a.test"}}, want: []string{"route[0]", "no target"}},
+		{
+			name: "duplicate after normalizing, all errors reported", def: tg,
+			routes: []Route{{Domain: "a.test", Target: tg}, {Domain: "A.test.", Target: tg}, {Domain: "-x.test", Target: tg}},
+			want:   []string{"route[1]", "routed twice", "route[2]"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewRouter(tc.def, tc.routes)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestParseDownstream(t *testing.T) {
+	tests := []struct {
+		name         string
+		in           string
+		scheme, rest string
+		err          string
+	}{
+		{name: "smtp", in: "smtp://10.0.0.5:25", scheme: "smtp", rest: "10.0.0.5:25"},
+		{name: "smtps", in: "smtps://mx.example.org:465", scheme: "smtps", rest: "mx.example.org:465"},
+		{name: "IPv6", in: "smtp://[2001:db8::5]:25", scheme: "smtp", rest: "[2001:db8::5]:25"},
+		{name: "maildir", in: "maildir:/var/mail/lab", scheme: "maildir", rest: "/var/mail/lab"},
+		{name: "relative maildir", in: "maildir:mail", scheme: "maildir", rest: "mail"},
+		{name: "missing port", in: "smtp://10.0.0.5", err: "missing port"},
+		{name: "missing host", in: "smtp://:25", err: "missing host"},
+		{name: "nothing after scheme", in: "smtp://", err: "missing host and port"},
+		{name: "bad port", in: "smtp://host:smtp", err: "not a number"},
+		{name: "port out of range", in: "smtp://host:70000", err: "not a number"},
+		{name: "path after host", in: "smtp://host:25/x", err: "only host:port"},
+		{name: "unknown scheme", in: "lmtp://host:24", err: "unknown scheme"},
+		{name: "no scheme", in: "10.0.0.5:25", err: "unknown scheme"},
+		{name: "empty path", in: "maildir:", err: "empty path"},
+		{name: "empty", in: "", err: "empty"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			scheme, rest, err := ParseDownstream(tc.in)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one mentioning %q", err, tc.err)
+				}
+				if !strings.Contains(err.Error(), "want smtp://host:port, smtps://host:port or maildir:PATH") {
+					t.Errorf("error %q does not say what is wanted", err)
+				}
+				return
+			}
+			if err != nil || scheme != tc.scheme || rest != tc.rest {
+				t.Errorf("ParseDownstream(%q) = %q, %q, %v; want %q, %q", tc.in, scheme, rest, err, tc.scheme, tc.rest)
+			}
+		})
+	}
+}

@@ -1,0 +1,54 @@
+package relay
+
+import (
+	"context"
+	"io"
+)
+
+// MailOptions are the MAIL FROM parameters of the client's transaction
+// that the gateway passes on to the downstream.
+type MailOptions struct {
+	Size       int64  // SIZE (RFC 1870); sent only when the downstream advertises SIZE
+	Body       string // "", "7BIT" or "8BITMIME" (RFC 6152); see SMTPTarget for how it is sent
+	UTF8       bool   // SMTPUTF8 (RFC 6531)
+	RequireTLS bool   // REQUIRETLS (RFC 8689)
+}
+
+// Target is a place accepted mail is delivered to: a downstream MTA or a
+// maildir. Targets are compared by identity (they are pointers), which is
+// how backend checks that all recipients of a transaction go to the same
+// place.
+type Target interface {
+	// Name identifies the target in logs and metrics, e.g.
+	// "smtp://127.0.0.1:10025" or "maildir:/var/mail/lab".
+	Name() string
+	// Begin starts a transaction for the envelope sender from. It is
+	// cheap: nothing is sent before the first Rcpt.
+	Begin(ctx context.Context, from string, opts MailOptions) (Transaction, error)
+	// Close releases what the target holds, such as pooled connections.
+	Close() error
+}
+
+// Transaction is one mail transaction towards a Target. It is used by one
+// goroutine at a time. Every Transaction ends with Data or Abort; Abort is
+// safe after Data, so "defer tx.Abort()" is the way to use it.
+type Transaction interface {
+	// Rcpt adds a recipient, sending MAIL FROM first if it has not been
+	// accepted yet. It returns nil when the downstream accepted the
+	// recipient, a *Reply when it refused MAIL or RCPT (after a refused
+	// MAIL the next Rcpt tries MAIL again), or an error wrapping
+	// ErrUnavailable.
+	Rcpt(ctx context.Context, to string) error
+	// Data streams the message from r and returns the downstream's 250
+	// reply. r must deliver CRLF line endings only and must not be
+	// dot-stuffed (Data does that, RFC 5321 §4.5.2). The end of data is
+	// sent only when r returns io.EOF; if r fails, or ctx ends, or
+	// writing fails, the transaction is abandoned without it, so the
+	// downstream discards the partial message. The error then wraps r's
+	// error or ctx's, so errors.Is works on them. A refusal at the end of
+	// data is returned as a *Reply error.
+	Data(ctx context.Context, r io.Reader) (*Reply, error)
+	// Abort ends the transaction without delivering. It is idempotent
+	// and does nothing after Data.
+	Abort()
+}

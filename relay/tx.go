@@ -1,0 +1,353 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// errTxDone is returned when a finished transaction is used again.
+var errTxDone = errors.New("relay: transaction already ended")
+
+// Replies the gateway makes up itself, for requests it can tell the
+// downstream would refuse, or that must not reach it. Each call returns a
+// new value, so a caller may keep or change it.
+func replyBadSender() *Reply {
+	return &Reply{Code: 501, Enhanced: [3]int{5, 1, 7}, Text: "Bad sender address syntax"}
+}
+
+func replyBadRecipient() *Reply {
+	return &Reply{Code: 501, Enhanced: [3]int{5, 1, 3}, Text: "Bad recipient address syntax"}
+}
+
+func replyNoRecipients() *Reply {
+	return &Reply{Code: 554, Enhanced: [3]int{5, 5, 1}, Text: "No valid recipients"}
+}
+
+// replyNoUTF8 refuses a non-ASCII address the next hop cannot take (RFC
+// 6531 §3.2, RFC 6533 §5 for 5.6.7).
+func replyNoUTF8() *Reply {
+	return &Reply{Code: 553, Enhanced: [3]int{5, 6, 7}, Text: "SMTPUTF8 not supported by the next hop for this non-ASCII address"}
+}
+
+// replyNoRequireTLS refuses a REQUIRETLS message the next hop cannot take
+// (RFC 8689 §5).
+func replyNoRequireTLS() *Reply {
+	return &Reply{Code: 550, Enhanced: [3]int{5, 7, 30}, Text: "REQUIRETLS not supported by the next hop"}
+}
+
+// smtpTx is a transaction of an SMTPTarget. MAIL FROM is sent at the first
+// Rcpt; once a recipient has been accepted, a broken connection ends the
+// transaction (the client was told 250 for recipients that no longer
+// exist downstream, so DATA must fail and the sender retry).
+type smtpTx struct {
+	t        *SMTPTarget
+	from     string
+	opts     MailOptions
+	cn       *conn
+	reused   bool  // cn carried a transaction before
+	mailSent bool  // MAIL FROM accepted on cn
+	accepted int   // recipients accepted
+	err      error // the transaction cannot go on
+	done     bool
+}
+
+// Rcpt implements Transaction.
+func (tx *smtpTx) Rcpt(ctx context.Context, to string) error {
+	if tx.done {
+		return unavailable("RCPT", errTxDone)
+	}
+	if tx.err != nil {
+		return tx.err
+	}
+	if to == "" || strings.ContainsAny(to, "\r\n") {
+		return replyBadRecipient()
+	}
+	if err := tx.mail(ctx); err != nil {
+		return err
+	}
+	cn := tx.cn
+	stop := cn.watch(ctx)
+	if tx.opts.UTF8 && !isASCII(to) && !cn.has("SMTPUTF8") {
+		stop()
+		return replyNoUTF8()
+	}
+	err := cn.client.Rcpt(to, nil)
+	intact := stop()
+	if err == nil && intact {
+		tx.accepted++
+		return nil
+	}
+	if r, ok := fromSMTPError(err); ok && intact && r.Code != 421 {
+		return r
+	}
+	return tx.lost(ctx, "RCPT", err)
+}
+
+// mail sends MAIL FROM unless it has been accepted already. A connection
+// from the pool that fails at once was probably closed by the downstream
+// while idle, so MAIL is tried once more on another.
+func (tx *smtpTx) mail(ctx context.Context) error {
+	if tx.mailSent {
+		return nil
+	}
+	if strings.ContainsAny(tx.from, "\r\n") {
+		return replyBadSender()
+	}
+	for attempt := 0; ; attempt++ {
+		if tx.cn == nil {
+			cn, reused, err := tx.t.acquire(ctx)
+			if err != nil {
+				return err
+			}
+			tx.cn, tx.reused = cn, reused
+		}
+		err := tx.sendMail(ctx)
+		if err == nil {
+			tx.mailSent = true
+			return nil
+		}
+		if r, ok := err.(*Reply); ok {
+			return r // refused; the next Rcpt tries again on the same connection
+		}
+		retry := tx.reused && attempt == 0 && ctx.Err() == nil
+		tx.t.discard(tx.cn)
+		tx.cn = nil
+		if !retry {
+			return err
+		}
+		tx.t.observe("retry")
+	}
+}
+
+// sendMail says MAIL FROM with the parameters the downstream supports. It
+// returns nil, a *Reply, or an ErrUnavailable error.
+func (tx *smtpTx) sendMail(ctx context.Context) error {
+	cn := tx.cn
+	stop := cn.watch(ctx)
+	opts := &smtp.MailOptions{Size: tx.opts.Size, RequireTLS: tx.opts.RequireTLS}
+	if tx.opts.UTF8 {
+		switch {
+		case cn.has("SMTPUTF8"):
+			opts.UTF8 = true
+		case !isASCII(tx.from):
+			stop()
+			return replyNoUTF8()
+		}
+		// All-ASCII envelope: deliver without SMTPUTF8, as Postfix does.
+	}
+	if tx.opts.RequireTLS && !cn.has("REQUIRETLS") {
+		stop()
+		return replyNoRequireTLS()
+	}
+	err := cn.client.Mail(tx.from, opts)
+	intact := stop()
+	if err == nil && intact {
+		return nil
+	}
+	if r, ok := fromSMTPError(err); ok && intact && r.Code != 421 {
+		return r
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return opError(ctx, "MAIL", replyText(err))
+}
+
+// lost handles a connection that broke (or said 421) during the
+// transaction: it is closed and its error returned. Before any recipient
+// was accepted the transaction may start again on a new connection.
+func (tx *smtpTx) lost(ctx context.Context, op string, err error) error {
+	if err == nil {
+		err = ctx.Err()
+	}
+	e := opError(ctx, op, replyText(err))
+	tx.t.discard(tx.cn)
+	tx.cn, tx.mailSent = nil, false
+	if tx.accepted > 0 {
+		tx.err = e
+	}
+	return e
+}
+
+// Data implements Transaction.
+func (tx *smtpTx) Data(ctx context.Context, r io.Reader) (*Reply, error) {
+	switch {
+	case tx.done:
+		return nil, unavailable("DATA", errTxDone)
+	case tx.err != nil:
+		tx.Abort()
+		return nil, tx.err
+	case tx.accepted == 0:
+		tx.Abort()
+		return nil, replyNoRecipients()
+	}
+	cn := tx.cn
+	stop := cn.watch(ctx)
+	dc, err := cn.client.Data()
+	if err != nil {
+		intact := stop()
+		if r, ok := fromSMTPError(err); ok && intact && r.Code != 421 {
+			tx.Abort() // RSET: the transaction is still open downstream
+			return nil, r
+		}
+		return nil, tx.end(ctx, "DATA", err)
+	}
+
+	// Stream the message; on any failure drop the connection so that
+	// the end of data is never sent (RFC 5321 §4.1.1.4: the downstream
+	// then discards what it got).
+	w := &crlfGuard{w: dc}
+	for {
+		n, rerr := r.Read(cn.buf)
+		if n > 0 {
+			cn.raw.SetWriteDeadline(time.Now().Add(tx.t.cfg.DataTimeout))
+			if _, werr := w.Write(cn.buf[:n]); werr != nil {
+				stop()
+				return nil, tx.end(ctx, "writing message", werr)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			stop()
+			tx.end(ctx, "reading message", rerr)
+			return nil, fmt.Errorf("relay: message abandoned before its end: %w", rerr)
+		}
+		if ctx.Err() != nil {
+			stop()
+			return nil, tx.end(ctx, "writing message", ctx.Err())
+		}
+	}
+	// Past this point ctx no longer cancels: once the end of data is on
+	// its way the downstream may deliver, and only its reply tells.
+	if !stop() || ctx.Err() != nil {
+		return nil, tx.end(ctx, "writing message", ctx.Err())
+	}
+	cn.raw.SetWriteDeadline(time.Now().Add(tx.t.cfg.DataTimeout))
+	if err := w.Close(); err != nil {
+		return nil, tx.end(ctx, "writing message", err)
+	}
+	resp, err := dc.CloseWithResponse()
+	if err == nil {
+		tx.finish(true)
+		return parseReply(250, resp.StatusText), nil
+	}
+	if r, ok := fromSMTPError(err); ok && r.Code != 421 {
+		tx.finish(true) // the transaction is over, the connection fine
+		return nil, r
+	}
+	// The message may or may not have been delivered; the sender will
+	// retry, which can duplicate it (RFC 1047).
+	return nil, tx.end(context.WithoutCancel(ctx), "end of data", err)
+}
+
+// end closes the connection after a failure in DATA and returns the error.
+func (tx *smtpTx) end(ctx context.Context, op string, err error) error {
+	e := opError(ctx, op, replyText(err))
+	tx.finish(false)
+	return e
+}
+
+// finish ends the transaction and gives the connection back.
+func (tx *smtpTx) finish(reusable bool) {
+	tx.done = true
+	if tx.cn != nil {
+		tx.t.release(tx.cn, reusable)
+		tx.cn = nil
+	}
+}
+
+// Abort implements Transaction: RSET ends an open transaction (RFC 5321
+// §4.1.1.5) and the connection goes back to the pool.
+func (tx *smtpTx) Abort() {
+	if tx.done {
+		return
+	}
+	if tx.cn == nil || !tx.mailSent {
+		tx.finish(true)
+		return
+	}
+	c := tx.cn.client
+	c.CommandTimeout = tx.t.quick()
+	err := c.Reset()
+	c.CommandTimeout = tx.t.cfg.CommandTimeout
+	tx.finish(err == nil)
+}
+
+// crlfGuard writes a message whose line endings should all be CRLF to the
+// go-smtp data writer, turning any bare CR into CRLF. The data writer
+// (textproto's DotWriter) dot-stuffs lines and turns bare LF into CRLF but
+// passes a bare CR through, after which a line starting with "." would
+// not be stuffed: an end of data for a downstream that takes a bare CR as
+// a line end (SMTP smuggling). message.Filter makes this a no-op; the
+// guard keeps relay safe on its own.
+type crlfGuard struct {
+	w  io.Writer
+	cr bool // the last byte written was a CR
+}
+
+var lf = []byte{'\n'}
+
+func (g *crlfGuard) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if g.cr && p[0] != '\n' {
+		if _, err := g.w.Write(lf); err != nil {
+			return 0, err
+		}
+	}
+	g.cr = false
+	start := 0
+	for i := 0; ; {
+		j := bytes.IndexByte(p[i:], '\r')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+		if i == len(p) {
+			g.cr = true
+			break
+		}
+		if p[i] != '\n' {
+			if _, err := g.w.Write(p[start:i]); err != nil {
+				return start, err
+			}
+			if _, err := g.w.Write(lf); err != nil {
+				return i, err
+			}
+			start = i
+		}
+	}
+	if _, err := g.w.Write(p[start:]); err != nil {
+		return start, err
+	}
+	return len(p), nil
+}
+
+// Close ends a message that stopped on a CR.
+func (g *crlfGuard) Close() error {
+	if !g.cr {
+		return nil
+	}
+	g.cr = false
+	_, err := g.w.Write(lf)
+	return err
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
