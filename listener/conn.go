@@ -150,11 +150,21 @@ func (c *Conn) SetAuthenticated() {
 	c.mu.Unlock()
 }
 
-// Annotate adds attributes to the connection's disconnect log line.
+// Annotate sets key/value attributes for the connection's disconnect log
+// line; a key set again replaces its earlier value.
 func (c *Conn) Annotate(args ...any) {
 	c.mu.Lock()
-	c.notes = append(c.notes, args...)
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+next:
+	for i := 0; i+1 < len(args); i += 2 {
+		for j := 0; j+1 < len(c.notes); j += 2 {
+			if c.notes[j] == args[i] {
+				c.notes[j+1] = args[i+1]
+				continue next
+			}
+		}
+		c.notes = append(c.notes, args[i], args[i+1])
+	}
 }
 
 // Drain asks the connection to end: at once when it is idle between

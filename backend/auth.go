@@ -1,0 +1,142 @@
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"gateway/auth"
+	"gateway/reply"
+)
+
+// AuthMechanisms lists what EHLO advertises: nothing before TLS (RFC 4954
+// §4: never offer a password mechanism over plaintext) unless the operator
+// switched allow_insecure_auth on for a lab.
+func (s *Session) AuthMechanisms() []string {
+	if !s.authOffered() {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+func (s *Session) authOffered() bool {
+	return s.b.lis.AuthEnabled && s.env.Auth.Verifier != nil &&
+		(s.conn.TLS() != nil || s.b.lis.AllowInsecureAuth)
+}
+
+// Auth starts a SASL exchange.
+func (s *Session) Auth(mech string) (sasl.Server, error) {
+	if !s.b.lis.AuthEnabled || s.env.Auth.Verifier == nil {
+		return nil, s.refuse("AUTH", refusalf(503, [3]int{5, 5, 1}, "auth_disabled", "Error: authentication not enabled on this port"))
+	}
+	if !s.authOffered() {
+		return nil, s.refuse("AUTH", refusalf(538, [3]int{5, 7, 11}, "auth_plaintext",
+			"Encryption required for requested authentication mechanism; issue STARTTLS first"), "mechanism", mech)
+	}
+	ip := s.conn.Client().Addr()
+	if lim := s.env.Auth.Limiter; lim != nil {
+		delay, until := lim.Check(ip)
+		if !until.IsZero() {
+			return nil, s.blocked(mech, until)
+		}
+		if delay > 0 {
+			// Slow down guessing from this address; only this connection waits.
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+				return nil, s.ctx.Err()
+			}
+		}
+	}
+	check := func(identity, user, pass string) error { return s.authenticate(mech, identity, user, pass) }
+	switch mech {
+	case sasl.Plain:
+		return saslReplies{auth.NewPlainServer(check), s}, nil
+	case sasl.Login:
+		return saslReplies{auth.NewLoginServer(check), s}, nil
+	}
+	return nil, s.refuse("AUTH", refusalf(504, [3]int{5, 5, 4}, "auth_mechanism", "Error: unsupported authentication mechanism %q; use PLAIN or LOGIN", mech))
+}
+
+// authenticate checks one set of credentials and writes the line that
+// fail2ban matches on failure (docs/fail2ban.md):
+//
+//	msg="auth failed" ... client_ip=192.0.2.7 ... user=alice mechanism=PLAIN
+func (s *Session) authenticate(mech, identity, user, pass string) error {
+	ip := s.conn.Client().Addr()
+	safeUser := auth.SanitizeUser(user)
+	if err := auth.CheckIdentity(identity, user, s.env.Auth.AllowAuthzid); err != nil {
+		s.log.Info("auth failed", "user", safeUser, "mechanism", mech, "reason", "authzid", "authzid", auth.SanitizeUser(identity))
+		s.b.metrics.Auth(mech, "authzid")
+		return s.authFailed(mech, ip)
+	}
+	err := s.env.Auth.Verifier.Verify(s.ctx, user, pass)
+	switch {
+	case err == nil:
+		s.user = user
+		s.conn.SetAuthenticated()
+		s.conn.Annotate("user", safeUser)
+		if lim := s.env.Auth.Limiter; lim != nil {
+			lim.Success(ip)
+		}
+		s.log = s.log.With("user", safeUser)
+		s.log.Info("auth", "mechanism", mech)
+		s.b.metrics.Auth(mech, "success")
+		return nil
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		s.log.Info("auth failed", "user", safeUser, "mechanism", mech, "reason", "invalid_credentials")
+		s.b.metrics.Auth(mech, "failure")
+		return s.authFailed(mech, ip)
+	default:
+		s.log.Warn("auth unavailable", "user", safeUser, "mechanism", mech, "err", err)
+		s.b.metrics.Auth(mech, "temperror")
+		return s.smtpError(&reply.Refusal{Code: 454, Enhanced: [3]int{4, 7, 0}, Text: "Temporary authentication failure, try again later"})
+	}
+}
+
+func (s *Session) authFailed(mech string, _ any) error {
+	if lim := s.env.Auth.Limiter; lim != nil {
+		if until := lim.Failure(s.conn.Client().Addr()); !until.IsZero() {
+			return s.blocked(mech, until)
+		}
+	}
+	return s.smtpError(&reply.Refusal{Code: 535, Enhanced: [3]int{5, 7, 8}, Text: "Error: authentication failed: wrong user name or password"})
+}
+
+// blocked answers an address that failed too often; the guard closes the
+// connection after any 421.
+func (s *Session) blocked(mech string, until time.Time) *smtp.SMTPError {
+	mins := int(time.Until(until).Minutes()) + 1
+	return s.refuse("AUTH", refusalf(421, [3]int{4, 7, 0}, "auth_blocked",
+		"%s Error: too many authentication failures from %s, try again in %d minutes", s.env.Hostname, s.conn.Client().Addr(), mins),
+		"mechanism", mech, "until", until.Format(time.RFC3339))
+}
+
+// saslReplies makes sure go-smtp only ever sends our replies: it would
+// send a plain error's text to the client.
+type saslReplies struct {
+	sasl.Server
+	s *Session
+}
+
+func (r saslReplies) Next(response []byte) ([]byte, bool, error) {
+	challenge, done, err := r.Server.Next(response)
+	if err == nil {
+		return challenge, done, nil
+	}
+	if se, ok := asSMTPError(err); ok {
+		return nil, false, se
+	}
+	if errors.Is(err, auth.ErrMalformed) {
+		r.s.log.Info("auth malformed", "evidence", err.Error())
+		return nil, false, r.s.smtpError(&reply.Refusal{Code: 501, Enhanced: [3]int{5, 5, 2}, Text: "Error: malformed authentication response"})
+	}
+	return nil, false, r.s.internalError("AUTH", err)
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,106 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"gateway/listener"
+)
+
+// verdictTimeout bounds one HELO evaluation, DNS lookups included.
+const verdictTimeout = 10 * time.Second
+
+// Listener describes the listener a Backend serves.
+type Listener struct {
+	Name              string
+	Kind              string // "mx", "submission", "submissions"
+	AuthEnabled       bool
+	AllowInsecureAuth bool // lab only: AUTH without TLS
+}
+
+// submission reports whether the listener requires AUTH before MAIL.
+func (l Listener) submission() bool { return l.Kind != "mx" }
+
+// Backend creates the sessions of one listener.
+type Backend struct {
+	env     *Holder
+	lis     Listener
+	log     *slog.Logger
+	metrics Metrics
+	rates   *rateWindow
+}
+
+// New returns the Backend of one listener. env is shared by all listeners
+// so that a reload reaches them all.
+func New(env *Holder, lis Listener, log *slog.Logger, m Metrics) *Backend {
+	if m == nil {
+		m = nopMetrics{}
+	}
+	return &Backend{env: env, lis: lis, log: log, metrics: m, rates: newRateWindow()}
+}
+
+// ServerOptions are the go-smtp server settings main takes from [limits].
+type ServerOptions struct {
+	Hostname        string
+	MaxMessageBytes int64
+	MaxRecipients   int
+	WriteTimeout    time.Duration
+}
+
+// NewServer returns the go-smtp server of a listener. TLS is done by
+// package listener, below go-smtp, so go-smtp never sees a certificate:
+// AUTH is offered or refused by the session, which knows the TLS state.
+func NewServer(b *Backend, o ServerOptions) *smtp.Server {
+	s := smtp.NewServer(b)
+	s.Domain = o.Hostname
+	s.MaxMessageBytes = o.MaxMessageBytes
+	s.MaxRecipients = o.MaxRecipients
+	s.WriteTimeout = o.WriteTimeout
+	s.ReadTimeout = 0   // listener.Conn owns read deadlines
+	s.MaxLineLength = 0 // listener.Conn limits command lines; DATA is streamed
+	s.AllowInsecureAuth = true
+	s.ErrorLog = errorLog{b.log}
+	return s
+}
+
+// NewSession starts a session at the client's first HELO/EHLO (go-smtp
+// calls it then, not at connect).
+func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	lc, ok := c.Conn().(*listener.Conn)
+	if !ok {
+		// Only listener.Conn carries what a session needs; refuse politely.
+		b.log.Error("connection without the listener guard", "remote", c.Conn().RemoteAddr().String())
+		return nil, &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Internal configuration error, try again later"}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Session{
+		b:        b,
+		env:      b.env.Load(),
+		conn:     lc,
+		sc:       c,
+		ctx:      ctx,
+		cancel:   cancel,
+		log:      lc.Logger(),
+		tlsEpoch: lc.TLSEpoch(),
+	}
+	if err := s.greet(c.Hostname()); err != nil {
+		cancel()
+		return nil, err
+	}
+	return s, nil
+}
+
+// errorLog sends go-smtp's internal errors to the log.
+type errorLog struct{ log *slog.Logger }
+
+func (e errorLog) Printf(format string, v ...any) {
+	e.log.Warn("smtp server", "err", fmt.Sprintf(format, v...))
+}
+
+func (e errorLog) Println(v ...any) {
+	e.log.Warn("smtp server", "err", fmt.Sprint(v...))
+}

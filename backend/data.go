@@ -1,0 +1,196 @@
+package backend
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"gateway/heloguard"
+	"gateway/message"
+	"gateway/relay"
+	"gateway/reply"
+)
+
+// Data streams the message to the downstream and answers with the
+// downstream's verdict. The client hears 250 only after the downstream said
+// 250; on any failure before that, the downstream transaction is aborted
+// without its final dot, so nothing is half-delivered.
+func (s *Session) Data(r io.Reader) error {
+	tx := s.tx
+	if tx == nil || tx.rt == nil || len(tx.rcpts) == 0 {
+		return s.refuse("DATA", refusalf(503, [3]int{5, 5, 1}, "sequence", "Error: no valid recipients"))
+	}
+	prepend := s.traceHeaders(tx)
+	in := &endWatch{r: r, onEOF: func() { s.conn.SetCommitting(true) }}
+	defer s.conn.SetCommitting(false)
+	filter := message.NewFilter(in, s.env.Filter)
+	body := &counter{r: message.NewHeaderRewriter(filter, prepend, dropForgeable)}
+
+	start := time.Now()
+	rep, err := tx.rt.Data(s.ctx, body)
+	elapsed := time.Since(start)
+	s.b.metrics.RelayDone(tx.target.Name(), outcome(rep, err), elapsed, body.n)
+	if err != nil {
+		return s.dataError(tx, err, filter, body.n, elapsed)
+	}
+	qid := rep.QueueID()
+	s.log.Info("relayed",
+		"tx", tx.id,
+		"from", tx.from,
+		"rcpts", len(tx.rcpts),
+		"downstream", tx.target.Name(),
+		"reply", rep.Error(),
+		"queue_id", qid,
+		"size", body.n,
+		"latency", elapsed.Round(time.Microsecond),
+	)
+	text := "Ok: accepted by the downstream server (gateway id " + tx.id + ")"
+	if qid != "" {
+		text = "Ok: queued as " + qid + " (gateway id " + tx.id + ")"
+	}
+	// go-smtp writes the text of a returned SMTPError whatever its code:
+	// this is how the 250 carries the queue id.
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: text}
+}
+
+// dataError decides what the client hears when the message was not
+// delivered.
+func (s *Session) dataError(tx *transaction, err error, f *message.Filter, size int64, elapsed time.Duration) error {
+	attrs := []any{"tx", tx.id, "from", tx.from, "rcpts", len(tx.rcpts), "size", size, "latency", elapsed.Round(time.Microsecond)}
+	var fe *message.FilterError
+	if errors.As(err, &fe) {
+		return s.refuse("DATA", filterRefusal(fe), attrs...)
+	}
+	if se, ok := asSMTPError(err); ok {
+		// go-smtp's own limits (552 5.3.4 message too big) end the reader.
+		r := &reply.Refusal{Code: se.Code, Enhanced: [3]int(se.EnhancedCode), Text: se.Message, Check: "message_size"}
+		return s.refuse("DATA", r, attrs...)
+	}
+	var rep *relay.Reply
+	if errors.As(err, &rep) {
+		return s.downstreamError("DATA", err, tx.target, attrs...)
+	}
+	if s.ctx.Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err) {
+		// The client went away or stalled mid-DATA: the downstream got no
+		// final dot, so it keeps nothing. Nobody hears this reply.
+		s.log.Info("aborted", append(attrs, "reason", "client gone mid-DATA", "evidence", err.Error())...)
+		return s.smtpError(&reply.Refusal{Code: 451, Enhanced: [3]int{4, 4, 2}, Text: "Error: connection lost during DATA"})
+	}
+	return s.downstreamError("DATA", err, tx.target, attrs...)
+}
+
+func filterRefusal(fe *message.FilterError) *reply.Refusal {
+	what := map[string]string{"bare_lf": "bare <LF>", "bare_cr": "bare <CR>", "nul": "NUL byte"}[fe.Kind]
+	if fe.Kind == "nul" {
+		return &reply.Refusal{Code: 550, Enhanced: [3]int{5, 6, 0}, Check: fe.Kind,
+			Text:     "Error: message contains a NUL byte; NUL is not allowed in SMTP mail (RFC 5321 section 2.3.8)",
+			Evidence: fmt.Sprintf("line %d", fe.Line)}
+	}
+	return &reply.Refusal{Code: 550, Enhanced: [3]int{5, 5, 2}, Check: fe.Kind,
+		Text:     fmt.Sprintf("Line %d ends in %s, not <CR><LF>; fix the sending software (RFC 5321 section 2.3.8)\nError: %s received", fe.Line, what, what),
+		Evidence: fmt.Sprintf("line %d offset %d", fe.Line, fe.Offset)}
+}
+
+func outcome(rep *relay.Reply, err error) string {
+	var r *relay.Reply
+	switch {
+	case err == nil:
+		return "delivered"
+	case errors.As(err, &r) && r.Code >= 500:
+		return "rejected"
+	case errors.As(err, &r):
+		return "deferred"
+	}
+	return "failed"
+}
+
+// traceHeaders are the header fields the gateway adds on top: the HELO
+// tags (RFC 8601 Authentication-Results and X-HELO-Check) and the
+// Received trace field (RFC 5321 §4.4).
+func (s *Session) traceHeaders(tx *transaction) []byte {
+	var b bytes.Buffer
+	host := s.env.Hostname
+	ptr := ""
+	if v, ok := s.currentVerdict(); ok {
+		b.Write(message.Field("Authentication-Results", v.AuthResultsValue(host)))
+		b.Write(message.Field(heloguard.HeaderName, v.HeaderValue(host)))
+		ptr = v.IPRevName
+	}
+	ti := message.TraceInfo{
+		HELO:      s.helo,
+		ClientIP:  s.conn.Client().Addr(),
+		ClientPTR: ptr,
+		Hostname:  host,
+		Protocol:  s.protocol(),
+		ID:        tx.id,
+		Time:      time.Now(),
+	}
+	if len(tx.rcpts) == 1 {
+		ti.For = tx.rcpts[0]
+	}
+	if st := s.conn.TLS(); st != nil {
+		ti.TLS = tls.VersionName(st.Version) + " " + tls.CipherSuiteName(st.CipherSuite)
+	}
+	b.Write(message.Received(ti))
+	return b.Bytes()
+}
+
+// protocol is the Received "with" keyword (RFC 3848).
+func (s *Session) protocol() string {
+	if !s.ehlo && s.conn.TLS() == nil && s.user == "" {
+		return "SMTP"
+	}
+	p := "ESMTP"
+	if s.conn.TLS() != nil {
+		p += "S"
+	}
+	if s.user != "" {
+		p += "A"
+	}
+	return p
+}
+
+// dropForgeable removes the header fields the gateway itself vouches for
+// when they arrive from outside (RFC 8601 §5).
+func dropForgeable(name string) bool {
+	return strings.EqualFold(name, "Authentication-Results") || strings.EqualFold(name, heloguard.HeaderName)
+}
+
+// endWatch calls onEOF when the client's data ends cleanly.
+type endWatch struct {
+	r     io.Reader
+	onEOF func()
+	done  bool
+}
+
+func (e *endWatch) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF && !e.done {
+		e.done = true
+		e.onEOF()
+	}
+	return n, err
+}
+
+// counter counts the bytes handed to the downstream.
+type counter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}

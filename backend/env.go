@@ -1,0 +1,82 @@
+package backend
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+
+	"gateway/address"
+	"gateway/auth"
+	"gateway/heloguard"
+	"gateway/message"
+	"gateway/relay"
+)
+
+// Env is everything sessions need that the configuration decides. main
+// builds it; a reload builds a new one and swaps it in (Holder), so a
+// session keeps the Env it started with.
+type Env struct {
+	Hostname     string
+	LocalDomains map[string]bool // lower case
+	CatchAll     bool            // lab only: every domain is local
+
+	HELO     *heloguard.Policy // nil: no HELO policy
+	Resolver heloguard.Resolver
+	Identity heloguard.Identity
+	Trusted  []netip.Prefix // trusted_networks: exempt from HELO checks, may relay
+
+	Router  *relay.Router
+	Filter  message.FilterOptions
+	Address address.Allow
+
+	Auth AuthEnv
+
+	// MessagesPerMin caps MAIL commands per client address (0: off).
+	MessagesPerMin int
+}
+
+// AuthEnv is the AUTH part of Env.
+type AuthEnv struct {
+	Verifier     auth.Verifier // nil: no AUTH anywhere
+	Limiter      *auth.Limiter
+	AllowAuthzid bool
+	// Owns answers whether user may use the envelope sender addr; nil
+	// switches sender enforcement off.
+	Owns func(user, addr string) bool
+}
+
+// Holder publishes the current Env to new sessions.
+type Holder struct{ p atomic.Pointer[Env] }
+
+// NewHolder returns a Holder publishing e.
+func NewHolder(e *Env) *Holder {
+	h := &Holder{}
+	h.p.Store(e)
+	return h
+}
+
+// Load returns the current Env.
+func (h *Holder) Load() *Env { return h.p.Load() }
+
+// Store publishes e to sessions that start from now on.
+func (h *Holder) Store(e *Env) { h.p.Store(e) }
+
+// isLocal reports whether mail for domain is ours to accept on an MX.
+func (e *Env) isLocal(domain string) bool {
+	return e.CatchAll || e.LocalDomains[strings.ToLower(domain)]
+}
+
+func (e *Env) trusted(ip netip.Addr) bool {
+	for _, p := range e.Trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// verdictTimeout bounds one HELO evaluation, DNS included.
+func (e *Env) verdictContext(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, verdictTimeout)
+}

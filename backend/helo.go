@@ -1,0 +1,144 @@
+package backend
+
+import (
+	"context"
+	"strings"
+
+	"gateway/heloguard"
+	"gateway/resolver"
+)
+
+// pendingVerdict is a HELO verdict being computed. DNS checks take time, so
+// the evaluation starts at HELO and is awaited only where the policy's
+// stage enforces it: the client's next commands are not held up.
+type pendingVerdict struct {
+	done chan struct{}
+	v    heloguard.Verdict
+}
+
+func (p *pendingVerdict) wait(ctx context.Context) (heloguard.Verdict, bool) {
+	select {
+	case <-p.done:
+		return p.v, true
+	case <-ctx.Done():
+		return heloguard.Verdict{}, false
+	}
+}
+
+// greet handles a HELO/EHLO: the first (from NewSession) or a later one
+// (from Reset). At stage helo a refused name is refused right here.
+func (s *Session) greet(name string) error {
+	verb, n := s.conn.Greeting()
+	prev := s.helo
+	s.ehlo = verb != "HELO"
+	if s.conn.TLS() != nil {
+		// The guard reads HELO/EHLO in plaintext; after TLS a client is
+		// ESMTP by definition (STARTTLS is an extension).
+		s.ehlo = s.ehlo || verb == ""
+	}
+	s.helo = name
+	s.greetings = n
+	if epoch := s.conn.TLSEpoch(); epoch != s.tlsEpoch {
+		// RFC 3207 §4.2: forget what the client said before TLS.
+		s.tlsEpoch = epoch
+		s.user = ""
+		prev = ""
+	}
+	s.conn.Annotate("helo", name)
+	s.log.Debug("greeting", "verb", verb, "helo", name)
+
+	env := s.env
+	if env.HELO == nil {
+		return nil
+	}
+	if s.memo == nil {
+		s.memo = resolver.NewMemo(env.Resolver)
+	}
+	if prev != "" && strings.EqualFold(prev, name) && s.verdict != nil {
+		return s.heloGate(heloguard.StageHELO, "HELO")
+	}
+	if prev != "" {
+		s.log.Info("helo changed", "previous", prev, "helo", name)
+	}
+	client := heloguard.Client{
+		IP:           s.conn.Client().Addr(),
+		HELO:         name,
+		Sent:         true,
+		EHLO:         s.ehlo,
+		PreviousHELO: prev,
+	}
+	pv := &pendingVerdict{done: make(chan struct{})}
+	s.verdict = pv
+	go func() {
+		ctx, cancel := context.WithTimeout(s.ctx, verdictTimeout)
+		defer cancel()
+		pv.v = env.HELO.Evaluate(ctx, client, s.memo)
+		close(pv.done)
+	}()
+	return s.heloGate(heloguard.StageHELO, "HELO")
+}
+
+// heloGate enforces the HELO verdict if stage is where the policy refuses.
+// A policy with stage helo also refuses at MAIL: a second EHLO with a new
+// name cannot be refused by go-smtp, so its verdict lands at MAIL.
+func (s *Session) heloGate(stage heloguard.Stage, command string) error {
+	env := s.env
+	if env.HELO == nil || s.verdict == nil {
+		return nil
+	}
+	if ps := env.HELO.Stage(); ps != stage && !(ps == heloguard.StageHELO && stage == heloguard.StageMail) {
+		return nil
+	}
+	v, ok := s.verdict.wait(s.ctx)
+	if !ok {
+		return s.internalError(command, s.ctx.Err())
+	}
+	s.logVerdict(v)
+	if s.user != "" || v.Exempt != "" || v.Refusal == nil {
+		return nil
+	}
+	if v.Action != heloguard.ActionReject && v.Action != heloguard.ActionTempfail {
+		return nil
+	}
+	return s.refuse(command, v.Refusal, "action", string(v.Action), "stage", string(stage))
+}
+
+// logVerdict writes the HELO verdict once per evaluation: each failing
+// check with its action, for the operator and for monitor mode.
+func (s *Session) logVerdict(v heloguard.Verdict) {
+	if s.loggedVerdict == s.verdict {
+		return
+	}
+	s.loggedVerdict = s.verdict
+	var failed []string
+	for _, r := range v.Results {
+		if r.Result == heloguard.Fail || r.Result == heloguard.TempError {
+			failed = append(failed, r.Check+"="+string(r.Result)+"/"+string(r.Action))
+		}
+		s.b.metrics.HELOCheck(r.Check, string(r.Result), string(r.Action))
+	}
+	args := []any{"helo", s.helo, "action", string(v.Action), "failed", strings.Join(failed, ",")}
+	if v.Exempt != "" {
+		args = append(args, "exempt", v.Exempt)
+	}
+	if len(v.PTR) > 0 {
+		args = append(args, "ptr", strings.Join(v.PTR, ","))
+	}
+	if s.user != "" {
+		args = append(args, "exempt", "authenticated")
+	}
+	s.log.Info("helo verdict", args...)
+}
+
+// currentVerdict returns the verdict for tagging headers (waiting for it if
+// the DNS checks are still running).
+func (s *Session) currentVerdict() (heloguard.Verdict, bool) {
+	if s.verdict == nil {
+		return heloguard.Verdict{}, false
+	}
+	v, ok := s.verdict.wait(s.ctx)
+	if ok {
+		s.logVerdict(v)
+	}
+	return v, ok
+}

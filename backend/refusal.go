@@ -1,0 +1,73 @@
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/emersion/go-smtp"
+
+	"gateway/reply"
+)
+
+// refuse logs one line that tells the operator the whole story and turns
+// the refusal into the go-smtp error the client sees.
+func (s *Session) refuse(command string, r *reply.Refusal, attrs ...any) *smtp.SMTPError {
+	args := []any{
+		"command", command,
+		"helo", s.helo,
+		"check", r.Check,
+		"code", r.Code,
+		"enhanced", r.EnhancedString(),
+		"reply", r.LastLine(),
+	}
+	if r.Evidence != "" {
+		args = append(args, "evidence", r.Evidence)
+	}
+	if s.user != "" {
+		args = append(args, "user", s.user)
+	}
+	args = append(args, attrs...)
+	s.log.Info("reject", args...)
+	s.b.metrics.Refused(s.b.lis.Name, command, r.Check, r.Code)
+	return s.smtpError(r)
+}
+
+// smtpError converts without logging. The enhanced code is left out for
+// clients that greeted with HELO: they never asked for
+// ENHANCEDSTATUSCODES (RFC 2034 §3).
+func (s *Session) smtpError(r *reply.Refusal) *smtp.SMTPError {
+	e := &smtp.SMTPError{Code: r.Code, Message: r.Text}
+	switch {
+	case !s.ehlo:
+		e.EnhancedCode = smtp.NoEnhancedCode
+	case r.HasEnhanced():
+		e.EnhancedCode = smtp.EnhancedCode(r.Enhanced)
+	}
+	return e
+}
+
+// internalError answers what no refusal describes: a generic 451 for the
+// client, the details for the log (never go-smtp's err.Error()).
+func (s *Session) internalError(command string, err error) *smtp.SMTPError {
+	s.log.Error("internal error", "command", command, "err", err)
+	return s.smtpError(&reply.Refusal{Code: 451, Enhanced: [3]int{4, 3, 0}, Text: "Internal error, try again later"})
+}
+
+// asSMTPError returns err when it already is a go-smtp reply.
+func asSMTPError(err error) (*smtp.SMTPError, bool) {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se, true
+	}
+	return nil, false
+}
+
+func refusalf(code int, enh [3]int, check, format string, args ...any) *reply.Refusal {
+	return &reply.Refusal{Code: code, Enhanced: enh, Check: check, Text: fmt.Sprintf(format, args...)}
+}
+
+// logAttrs is a small helper for optional attributes.
+func logAttrs(kv ...any) []any { return kv }
+
+var _ = slog.String

@@ -1,0 +1,217 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"gateway/address"
+	"gateway/heloguard"
+	"gateway/listener"
+	"gateway/relay"
+	"gateway/reply"
+	"gateway/resolver"
+)
+
+// Session is one client's SMTP session, from the first HELO/EHLO until the
+// connection ends (go-smtp starts a new Session after STARTTLS only in its
+// own TLS mode; the guard does TLS here, so a Session lives through it and
+// forgets the pre-TLS state itself).
+type Session struct {
+	b      *Backend
+	env    *Env
+	conn   *listener.Conn
+	sc     *smtp.Conn
+	ctx    context.Context // ends when the client is gone
+	cancel context.CancelFunc
+	log    *slog.Logger
+
+	helo          string
+	ehlo          bool
+	greetings     int
+	tlsEpoch      int
+	memo          *resolver.Memo
+	verdict       *pendingVerdict
+	loggedVerdict *pendingVerdict
+	user          string // the authenticated user, "" if none
+
+	txCount int
+	tx      *transaction
+}
+
+// transaction is one MAIL ... DATA exchange and its downstream side.
+type transaction struct {
+	id      string
+	from    string
+	opts    relay.MailOptions
+	target  relay.Target
+	rt      relay.Transaction
+	rcpts   []string
+	started time.Time
+}
+
+// Mail opens a transaction. Nothing reaches the downstream yet: MAIL is
+// forwarded with the first recipient, so that the route is known.
+func (s *Session) Mail(from string, opts *smtp.MailOptions) error {
+	if s.conn.TLSEpoch() != s.tlsEpoch {
+		return s.refuse("MAIL", refusalf(503, [3]int{5, 5, 1}, "ehlo_after_starttls",
+			"Error: send EHLO again after STARTTLS (RFC 3207 section 4.2)"))
+	}
+	if s.tx != nil {
+		return s.refuse("MAIL", refusalf(503, [3]int{5, 5, 1}, "sequence", "Error: nested MAIL command"))
+	}
+	if s.b.lis.submission() && s.user == "" {
+		return s.refuse("MAIL", refusalf(530, [3]int{5, 7, 0}, "auth_required", "Authentication required"), "from", from)
+	}
+	if err := s.heloGate(heloguard.StageMail, "MAIL"); err != nil {
+		return err
+	}
+	ip := s.conn.Client().Addr()
+	if n := s.env.MessagesPerMin; n > 0 && !s.b.rates.allow(ip, n) {
+		return s.refuse("MAIL", refusalf(450, [3]int{4, 7, 1}, "message_rate",
+			"Error: too many messages from %s in the last minute, try again later", ip), "limit", n)
+	}
+	if s.user != "" && s.env.Auth.Owns != nil && !s.env.Auth.Owns(s.user, from) {
+		return s.refuse("MAIL", refusalf(553, [3]int{5, 7, 1}, "sender_not_owned",
+			"<%s>: Sender address rejected: not owned by user %s", from, s.user), "from", from)
+	}
+	s.txCount++
+	s.tx = &transaction{
+		id:      s.conn.ID() + "." + strconv.Itoa(s.txCount),
+		from:    from,
+		opts:    mailOptions(opts),
+		started: time.Now(),
+	}
+	s.conn.SetInTransaction(true)
+	s.log.Debug("mail", "tx", s.tx.id, "from", from)
+	return nil
+}
+
+func mailOptions(o *smtp.MailOptions) relay.MailOptions {
+	if o == nil {
+		return relay.MailOptions{}
+	}
+	return relay.MailOptions{Size: o.Size, Body: string(o.Body), UTF8: o.UTF8, RequireTLS: o.RequireTLS}
+}
+
+// Rcpt checks one recipient and forwards it to the downstream in real
+// time, so that the downstream's own refusal reaches the client here.
+func (s *Session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	tx := s.tx
+	if tx == nil {
+		return s.refuse("RCPT", refusalf(503, [3]int{5, 5, 1}, "sequence", "Error: need MAIL command"))
+	}
+	raw := rcptArgument(s.conn.LastLine())
+	addr, trick := address.Check(to, raw, s.env.Address)
+	switch trick {
+	case "":
+	case address.BadSyntax:
+		return s.refuse("RCPT", refusalf(501, [3]int{5, 1, 3}, "rcpt_syntax",
+			"<%s>: Recipient address rejected: bad address syntax", to), "rcpt", to)
+	default:
+		return s.refuse("RCPT", refusalf(554, [3]int{5, 7, 1}, string(trick),
+			"<%s>: Recipient address rejected: %s addresses are not accepted here", to, strings.ReplaceAll(string(trick), "_", " ")), "rcpt", to)
+	}
+	ip := s.conn.Client().Addr()
+	if s.b.lis.Kind == "mx" && s.user == "" && !s.env.trusted(ip) && !s.env.isLocal(addr.Domain) {
+		return s.refuse("RCPT", refusalf(554, [3]int{5, 7, 1}, "relay_denied", "<%s>: Relay access denied", to), "rcpt", to)
+	}
+	if err := s.heloGate(heloguard.StageRcpt, "RCPT"); err != nil {
+		return err
+	}
+
+	target := s.env.Router.Route(addr.String())
+	if tx.target != nil && target != tx.target {
+		if len(tx.rcpts) > 0 {
+			return s.refuse("RCPT", refusalf(452, [3]int{4, 5, 3}, "route_split",
+				"<%s>: this recipient is served by another downstream; send it again in a new transaction", to),
+				"rcpt", to, "downstream", target.Name(), "first_downstream", tx.target.Name())
+		}
+		tx.rt.Abort()
+		tx.rt, tx.target = nil, nil
+	}
+	if tx.rt == nil {
+		rt, err := target.Begin(s.ctx, tx.from, tx.opts)
+		if err != nil {
+			return s.downstreamError("RCPT", err, target, "rcpt", to)
+		}
+		tx.rt, tx.target = rt, target
+	}
+	if err := tx.rt.Rcpt(s.ctx, addr.String()); err != nil {
+		return s.downstreamError("RCPT", err, target, "rcpt", to)
+	}
+	tx.rcpts = append(tx.rcpts, addr.String())
+	s.log.Debug("rcpt", "tx", tx.id, "rcpt", to, "downstream", target.Name())
+	return nil
+}
+
+// rcptArgument returns what follows "RCPT TO:" on the command line.
+func rcptArgument(line string) string {
+	if len(line) >= 8 && strings.EqualFold(line[:8], "RCPT TO:") {
+		return strings.TrimSpace(line[8:])
+	}
+	return ""
+}
+
+// downstreamError relays a downstream refusal as it was given (code,
+// enhanced code and text: the sender learns the truth at once, and there
+// is no backscatter), and turns anything else into 451 4.4.1 so the
+// sender retries.
+func (s *Session) downstreamError(command string, err error, target relay.Target, attrs ...any) error {
+	var rep *relay.Reply
+	attrs = append(attrs, "downstream", target.Name())
+	if errors.As(err, &rep) {
+		r := &reply.Refusal{Code: rep.Code, Enhanced: rep.Enhanced, Text: rep.Text, Check: "downstream", Evidence: rep.Error()}
+		if r.Code == 421 {
+			// The downstream closing its channel must not close ours.
+			r.Code, r.Enhanced = 451, [3]int{4, 4, 1}
+		}
+		if r.Code < 400 || r.Code > 599 {
+			r.Code, r.Enhanced = 451, [3]int{4, 4, 1}
+		}
+		return s.refuse(command, r, attrs...)
+	}
+	r := &reply.Refusal{Code: 451, Enhanced: [3]int{4, 4, 1}, Check: "downstream_unavailable",
+		Text: "Error: the mail server behind this gateway is temporarily unavailable, try again later", Evidence: err.Error()}
+	return s.refuse(command, r, attrs...)
+}
+
+// Reset ends the transaction. go-smtp calls it for RSET, after DATA/BDAT,
+// and for a HELO/EHLO after the first: that case is recognized by the
+// guard's greeting count.
+func (s *Session) Reset() {
+	s.abortTx()
+	if _, n := s.conn.Greeting(); n != s.greetings {
+		if err := s.greet(s.sc.Hostname()); err != nil {
+			// A refusal at stage helo for a second greeting: go-smtp has
+			// already answered 250, heloGate will refuse at MAIL.
+			s.log.Debug("second greeting refused, enforced at MAIL", "err", err)
+		}
+	}
+}
+
+// Logout ends the session.
+func (s *Session) Logout() error {
+	s.abortTx()
+	s.cancel()
+	if s.user != "" {
+		s.conn.Annotate("user", s.user)
+	}
+	return nil
+}
+
+// abortTx drops the open transaction without delivering anything.
+func (s *Session) abortTx() {
+	if s.tx != nil {
+		if s.tx.rt != nil {
+			s.tx.rt.Abort()
+		}
+		s.tx = nil
+	}
+	s.conn.SetInTransaction(false)
+}

@@ -1,0 +1,335 @@
+package main
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"reflect"
+	"strings"
+
+	"gateway/address"
+	"gateway/auth"
+	"gateway/backend"
+	"gateway/config"
+	"gateway/heloguard"
+	"gateway/message"
+	"gateway/relay"
+	"gateway/resolver"
+)
+
+// gwRuntime is what a configuration turns into: the values every other
+// package receives. Building it is also the deepest validation there is,
+// so check-config builds one too (without opening anything).
+type gwRuntime struct {
+	cfg      *config.Config
+	env      *backend.Env
+	resolver *resolver.Resolver
+	router   *relay.Router
+	certs    *certs
+	warnings []string
+}
+
+// buildOptions: dryRun builds no downstream targets (check-config must not
+// create Maildirs or dial anything).
+type buildOptions struct {
+	dryRun bool
+	// reuseRouter keeps a router whose [relay] is unchanged across reloads,
+	// so pooled downstream connections survive a SIGHUP.
+	reuse *gwRuntime
+}
+
+func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
+	rt := &gwRuntime{cfg: cfg}
+	var errs []error
+
+	res, err := resolver.New(resolver.Config{
+		Servers:   cfg.DNS.Servers,
+		Timeout:   cfg.DNS.Timeout.D(),
+		CacheSize: cfg.DNS.CacheSize,
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("dns: %w", err))
+	}
+	rt.resolver = res
+
+	id := identity(cfg)
+	policy, err := heloguard.NewPolicy(heloguard.Config{
+		Profile:         cfg.HELO.Profile,
+		Stage:           heloguard.Stage(cfg.HELO.Stage),
+		Checks:          actions(cfg.HELO.Checks),
+		TrustedNetworks: config.Prefixes(cfg.HELO.TrustedNetworks),
+		Explain:         cfg.HELO.ExplainEnabled(),
+		ReservedTLDs:    cfg.HELO.ReservedTLDs,
+		BigCompanies:    cfg.HELO.BigCompanies,
+		AllowClients:    config.Prefixes(cfg.HELO.AllowClients),
+		AllowNames:      cfg.HELO.AllowNames,
+		DenyNames:       cfg.HELO.DenyNames,
+	}, id)
+	if err != nil {
+		errs = append(errs, err)
+	}
+
+	authEnv, err := buildAuth(cfg)
+	if err != nil {
+		errs = append(errs, err)
+	}
+
+	c, warns, err := loadCerts(cfg)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	rt.certs = c
+	rt.warnings = append(rt.warnings, warns...)
+
+	if !o.dryRun && len(errs) == 0 {
+		if o.reuse != nil && o.reuse.router != nil && sameRelay(o.reuse.cfg, cfg) {
+			rt.router = o.reuse.router
+		} else {
+			rt.router, err = buildRouter(cfg)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	local := map[string]bool{}
+	for _, d := range cfg.LocalDomains {
+		if d != "*" {
+			local[d] = true
+		}
+	}
+	rt.env = &backend.Env{
+		Hostname:     cfg.Hostname,
+		LocalDomains: local,
+		CatchAll:     cfg.CatchAll(),
+		HELO:         policy,
+		Resolver:     res,
+		Identity:     id,
+		Trusted:      config.Prefixes(cfg.HELO.TrustedNetworks),
+		Router:       rt.router,
+		Filter:       filterOptions(cfg.Limits),
+		Address: address.Allow{
+			PercentHack:    cfg.Relay.AllowPercentHack,
+			BangPath:       cfg.Relay.AllowBangPath,
+			SourceRoute:    cfg.Relay.AllowSourceRoute,
+			QuotedAt:       cfg.Relay.AllowQuotedAt,
+			TrailingDot:    cfg.Relay.AllowTrailingDot,
+			AddressLiteral: cfg.Relay.AllowAddressLiterals,
+		},
+		Auth:           authEnv,
+		MessagesPerMin: cfg.Limits.MessagesPerMin,
+	}
+	if cfg.CatchAll() {
+		rt.warnings = append(rt.warnings, "local_domains = [\"*\"]: lab catch-all, mail for every domain is accepted (loopback listeners and a Maildir only)")
+	}
+	for _, l := range cfg.Listeners {
+		if l.AllowInsecureAuth {
+			rt.warnings = append(rt.warnings, fmt.Sprintf("listener %q: allow_insecure_auth = true: passwords may cross the network in plaintext; for labs only", l.Name))
+		}
+	}
+	return rt, nil
+}
+
+func actions(m map[string]string) map[string]heloguard.Action {
+	out := make(map[string]heloguard.Action, len(m))
+	for k, v := range m {
+		out[k] = heloguard.Action(v)
+	}
+	return out
+}
+
+func filterOptions(l config.Limits) message.FilterOptions {
+	o := message.FilterOptions{LineEndings: message.Reject, NUL: message.Reject}
+	if l.BareLineEndings == "normalize" {
+		o.LineEndings = message.Normalize
+	}
+	if l.NULBytes == "strip" {
+		o.NUL = message.Strip
+	}
+	return o
+}
+
+// identity is what heloguard's `self` check compares against: our name,
+// our addresses and our domains.
+func identity(cfg *config.Config) heloguard.Identity {
+	id := heloguard.Identity{Hostname: cfg.Hostname}
+	for _, d := range cfg.LocalDomains {
+		if d != "*" {
+			id.Domains = append(id.Domains, d)
+		}
+	}
+	seen := map[netip.Addr]bool{}
+	add := func(a netip.Addr) {
+		a = a.Unmap()
+		if a.IsValid() && !a.IsUnspecified() && !a.IsLoopback() && !seen[a] {
+			seen[a] = true
+			id.Addrs = append(id.Addrs, a)
+		}
+	}
+	wildcard := false
+	for _, l := range cfg.Listeners {
+		host, _, _ := net.SplitHostPort(l.Address)
+		if a, err := netip.ParseAddr(host); err == nil {
+			wildcard = wildcard || a.IsUnspecified()
+			add(a)
+		}
+	}
+	if wildcard {
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range addrs {
+				if p, err := netip.ParsePrefix(a.String()); err == nil {
+					add(p.Addr())
+				}
+			}
+		}
+	}
+	return id
+}
+
+func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
+	a := cfg.Auth
+	var env backend.AuthEnv
+	needed := false
+	for _, l := range cfg.Listeners {
+		needed = needed || l.AuthEnabled()
+	}
+	if !needed {
+		return env, nil
+	}
+	env.AllowAuthzid = a.AllowAuthzid
+	env.Limiter = auth.NewLimiter(auth.LimiterConfig{
+		Window:     a.FailureWindow.D(),
+		DelayAfter: a.DelayAfter,
+		MaxDelay:   a.MaxDelay.D(),
+		BlockAfter: a.BlockAfter,
+		BlockFor:   a.BlockTime.D(),
+	})
+	switch a.Backend {
+	case "downstream":
+		ds := a.Downstream
+		if ds == "" {
+			ds = cfg.Relay.Downstream
+		}
+		mode := auth.TLSNone
+		switch {
+		case strings.HasPrefix(ds, "smtps://"):
+			mode = auth.TLSImplicit
+		case cfg.Relay.TLS != "none":
+			mode = auth.TLSStartTLS
+		}
+		v, err := auth.NewDownstream(auth.DownstreamConfig{
+			Address:  ds[strings.Index(ds, "://")+3:],
+			TLS:      mode,
+			HeloName: cfg.Relay.HeloName,
+			CacheTTL: a.CacheTTL.D(),
+			Timeout:  cfg.Relay.ConnectTimeout.D(),
+		})
+		if err != nil {
+			return env, fmt.Errorf("auth: %w", err)
+		}
+		env.Verifier = v
+		if a.SenderEnforced() {
+			// The downstream knows passwords, not addresses: a user whose
+			// name is an address may send as that address only.
+			env.Owns = func(user, addr string) bool { return auth.User{Name: user}.Owns(addr) }
+		}
+	default:
+		users := make([]auth.User, 0, len(a.Users))
+		for _, u := range a.Users {
+			users = append(users, auth.User{Name: u.Name, PasswordHash: u.PasswordHash, Addresses: u.Addresses})
+		}
+		store, err := auth.NewStore(users, a.UsersFile)
+		if err != nil {
+			return env, err
+		}
+		env.Verifier = store
+		if a.SenderEnforced() {
+			env.Owns = store.Owns
+		}
+	}
+	return env, nil
+}
+
+func buildRouter(cfg *config.Config) (*relay.Router, error) {
+	r := cfg.Relay
+	def, err := buildTarget(cfg, r.Downstream, routeOverrides{})
+	if err != nil {
+		return nil, fmt.Errorf("relay.downstream: %w", err)
+	}
+	var routes []relay.Route
+	for i, rt := range r.Routes {
+		t, err := buildTarget(cfg, rt.Downstream, routeOverrides{
+			helo: rt.HeloName, source: rt.SourceAddress, tls: rt.TLS, verify: rt.TLSVerify, serverName: rt.TLSServerName,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("relay.route[%d].downstream: %w", i, err)
+		}
+		routes = append(routes, relay.Route{Domain: strings.ToLower(rt.Domain), Target: t})
+	}
+	return relay.NewRouter(def, routes)
+}
+
+type routeOverrides struct {
+	helo, source, tls, serverName string
+	verify                        *bool
+}
+
+// buildTarget makes one downstream. Routes that name the same downstream
+// with the same settings share one target (and its connection pool).
+func buildTarget(cfg *config.Config, ds string, o routeOverrides) (relay.Target, error) {
+	scheme, rest, err := relay.ParseDownstream(ds)
+	if err != nil {
+		return nil, err
+	}
+	if scheme == "maildir" {
+		return relay.NewMaildir(rest)
+	}
+	r := cfg.Relay
+	sc := relay.SMTPConfig{
+		Address:        rest,
+		ImplicitTLS:    scheme == "smtps",
+		StartTLS:       pick(o.tls, r.TLS),
+		TLSVerify:      r.TLSVerify,
+		TLSServerName:  pick(o.serverName, r.TLSServerName),
+		HeloName:       pick(o.helo, r.HeloName),
+		SourceAddr:     pick(o.source, r.SourceAddress),
+		ConnectTimeout: r.ConnectTimeout.D(),
+		CommandTimeout: r.CommandTimeout.D(),
+		DataTimeout:    r.DataTimeout.D(),
+		MaxConns:       r.MaxConnections,
+		MaxIdle:        r.MaxIdle,
+		IdleTimeout:    r.IdleTimeout.D(),
+	}
+	if o.verify != nil {
+		sc.TLSVerify = *o.verify
+	}
+	if r.CAFile != "" {
+		pem, err := os.ReadFile(r.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("relay.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("relay.ca_file: %s holds no PEM certificate", r.CAFile)
+		}
+		sc.RootCAs = pool
+	}
+	return relay.NewSMTP(sc)
+}
+
+func pick(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func sameRelay(a, b *config.Config) bool {
+	return reflect.DeepEqual(a.Relay, b.Relay)
+}

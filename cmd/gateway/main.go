@@ -1,0 +1,65 @@
+// Command gateway is a receiving SMTP gateway: it sits on port 25 (and the
+// submission ports) in front of an existing mail server, enforces HELO/EHLO
+// policy and SMTP AUTH, and relays accepted mail downstream without a queue
+// of its own.
+//
+//	gateway [serve] [-config FILE]       run (without -config: the embedded lab default)
+//	gateway check-config -config FILE    validate and print the effective configuration
+//	gateway check-helo [-config FILE] [-ip ADDRESS] [-json] [-auth] NAME
+//	gateway hash-password [-algorithm bcrypt|argon2id]
+//	gateway version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run dispatches a verb and returns the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	verb := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		verb, args = args[0], args[1:]
+	}
+	switch verb {
+	case "serve":
+		return serve(args, stdout, stderr)
+	case "check-config":
+		return checkConfig(args, stdout, stderr)
+	case "check-helo":
+		return checkHELO(args, stdout, stderr)
+	case "hash-password":
+		return hashPassword(args, stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "gateway: unknown command %q\n\n", verb)
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  gateway [serve] [-config FILE] [-dns SERVERS]
+        Run the gateway. Without -config it runs the embedded lab default:
+        loopback only, mail for any recipient into ./maildir.
+  gateway check-config -config FILE
+        Validate FILE and print the effective configuration (secrets masked).
+  gateway check-helo [-config FILE] [-ip ADDRESS] [-json] [-auth] [-dns SERVERS] NAME
+        Run every HELO check on NAME exactly as the server would and explain
+        the result. Exit status 0: accepted, 1: refused.
+  gateway hash-password [-algorithm bcrypt|argon2id]
+        Read a password from standard input and print a hash for the config.
+  gateway version
+        Print the version.
+`)
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"gateway/backend"
+	"gateway/listener"
+	"gateway/metrics"
+)
+
+// metricsServer serves /metrics, /healthz and /readyz on [metrics]
+// address. A nil *metricsServer is valid and does nothing.
+type metricsServer struct {
+	m    *metrics.Metrics
+	http *http.Server
+	s    *server
+
+	mu      sync.Mutex
+	checked time.Time
+	ready   error
+}
+
+func startMetrics(addr string, s *server) (*metricsServer, error) {
+	ms := &metricsServer{m: metrics.New(), s: s}
+	ms.m.Gauge("gateway_connections_open", "Connections open across all listeners.", nil, func() float64 { return float64(s.gate.Open()) })
+	ms.m.Counter("gateway_dns_queries_total", "DNS lookups asked of the resolver.", nil, func() float64 { return float64(s.current.Load().resolver.Stats().Queries) })
+	ms.m.Counter("gateway_dns_cache_hits_total", "DNS lookups answered from the cache.", nil, func() float64 { return float64(s.current.Load().resolver.Stats().CacheHits) })
+	ms.m.Counter("gateway_dns_errors_total", "DNS lookups that failed temporarily (timeouts, SERVFAIL).", nil, func() float64 { return float64(s.current.Load().resolver.Stats().Errors) })
+
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(ms.m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ms.readiness(r.Context()); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.address: %w", err)
+	}
+	ms.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go ms.http.Serve(ln)
+	s.log.Info("metrics listening", "address", ln.Addr().String())
+	return ms, nil
+}
+
+// readiness: the listeners are up and every downstream answers (a TCP
+// connect for smtp targets, a writable new/ for Maildirs). Cached for a
+// second so that probes do not hammer the downstream.
+func (ms *metricsServer) readiness(ctx context.Context) error {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if time.Since(ms.checked) < time.Second {
+		return ms.ready
+	}
+	ms.checked = time.Now()
+	ms.ready = ms.check(ctx)
+	return ms.ready
+}
+
+func (ms *metricsServer) check(ctx context.Context) error {
+	if len(ms.s.listeners) == 0 {
+		return errors.New("no listener is up")
+	}
+	cfg := ms.s.current.Load().cfg
+	targets := []string{cfg.Relay.Downstream}
+	for _, r := range cfg.Relay.Routes {
+		targets = append(targets, r.Downstream)
+	}
+	for _, t := range targets {
+		if dir, ok := strings.CutPrefix(t, "maildir:"); ok {
+			if err := writable(filepath.Join(dir, "new")); err != nil {
+				return fmt.Errorf("downstream %s: %v", t, err)
+			}
+			continue
+		}
+		hp := t[strings.Index(t, "://")+3:]
+		d := net.Dialer{Timeout: 2 * time.Second}
+		c, err := d.DialContext(ctx, "tcp", hp)
+		if err != nil {
+			return fmt.Errorf("downstream %s unreachable: %v", t, err)
+		}
+		c.Close()
+	}
+	return nil
+}
+
+func writable(dir string) error {
+	f, err := os.CreateTemp(dir, ".readyz-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+func (ms *metricsServer) close() {
+	if ms == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ms.http.Shutdown(ctx)
+}
+
+func (ms *metricsServer) refused(listener, reason string) {
+	if ms != nil {
+		ms.m.ConnectionRefused(listener, reason)
+	}
+}
+
+func (ms *metricsServer) connected(c *listener.Conn) {
+	if ms != nil {
+		ms.m.Connected(c.Listener())
+	}
+}
+
+// backend returns the session observer (nil when metrics are off).
+func (ms *metricsServer) backend() backend.Metrics {
+	if ms == nil {
+		return nil
+	}
+	return ms.m
+}
+
+var _ = prometheus.Labels{}

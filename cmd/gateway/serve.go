@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base32"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"gateway/auth"
+	"gateway/backend"
+	"gateway/config"
+	"gateway/listener"
+)
+
+// server is the running gateway: its listeners and what they share.
+type server struct {
+	log        *slog.Logger
+	configPath string
+	current    atomic.Pointer[gwRuntime]
+	env        *backend.Holder
+	gate       *listener.Gate
+	listeners  []*listener.Listener
+	servers    []*smtp.Server
+	metrics    *metricsServer
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (default: the embedded lab configuration)")
+	dnsFlag := fs.String("dns", "", "DNS servers to use instead of [dns] servers, comma-separated (e.g. 127.0.0.1:53)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+
+	var (
+		cfg     *config.Config
+		err     error
+		labPass string
+	)
+	if *configPath == "" {
+		cfg, labPass, err = labConfig()
+	} else {
+		cfg, err = config.Load(*configPath)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 1
+	}
+	overrideDNS(cfg, *dnsFlag)
+	log := newLogger(cfg.Log, stderr)
+
+	rt, err := build(cfg, buildOptions{})
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway: configuration problems:\n%v\n", err)
+		return 1
+	}
+	for _, w := range rt.warnings {
+		log.Warn(w)
+	}
+	s := &server{log: log, configPath: *configPath, env: backend.NewHolder(rt.env)}
+	s.current.Store(rt)
+	s.gate = &listener.Gate{
+		MaxConns:   cfg.Limits.MaxConnections,
+		MaxPerIP:   cfg.Limits.MaxConnectionsPerIP,
+		RatePerMin: cfg.Limits.ConnectionsPerMin,
+	}
+	if err := s.start(cfg); err != nil {
+		log.Error("cannot start", "err", err)
+		s.stopListeners()
+		return 1
+	}
+	banner(stdout, cfg, labPass)
+	return s.wait()
+}
+
+// overrideDNS applies the -dns flag.
+func overrideDNS(cfg *config.Config, servers string) {
+	if servers != "" {
+		cfg.DNS.Servers = strings.Split(servers, ",")
+	}
+}
+
+// labConfig is the embedded default with a password generated for this run.
+func labConfig() (*config.Config, string, error) {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, "", err
+	}
+	pass := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	hash, err := auth.HashPassword(pass, "bcrypt")
+	if err != nil {
+		return nil, "", err
+	}
+	cfg, err := config.Embedded(hash)
+	return cfg, pass, err
+}
+
+// start opens every listener; any failure stops the start.
+func (s *server) start(cfg *config.Config) error {
+	if cfg.Metrics.Address != "" {
+		m, err := startMetrics(cfg.Metrics.Address, s)
+		if err != nil {
+			return err
+		}
+		s.metrics = m
+	}
+	for _, lc := range cfg.Listeners {
+		ln, err := net.Listen("tcp", lc.Address)
+		if err != nil {
+			return fmt.Errorf("listener %q: %w", lc.Name, err)
+		}
+		rt := s.current.Load()
+		var tlsFn func() *tls.Config
+		if rt.certs != nil {
+			tlsFn = s.tlsConfig
+		}
+		g := listener.New(ln, listener.Config{
+			Name:           lc.Name,
+			Kind:           lc.Kind,
+			Hostname:       cfg.Hostname,
+			TLS:            tlsFn,
+			ImplicitTLS:    lc.Kind == config.KindSubmissions,
+			Proxy:          lc.ProxyProtocol,
+			ProxyTrusted:   config.Prefixes(lc.ProxyTrusted),
+			Gate:           s.gate,
+			PregreetDelay:  pregreet(lc, cfg.Limits),
+			MaxLineLength:  cfg.Limits.MaxLineLength,
+			MaxCommands:    cfg.Limits.MaxCommands,
+			MaxErrors:      cfg.Limits.MaxErrors,
+			CommandTimeout: cfg.Limits.CommandTimeout.D(),
+			DataTimeout:    cfg.Limits.DataTimeout.D(),
+			SessionTimeout: cfg.Limits.SessionTimeout.D(),
+			Logger:         s.log,
+			OnRefuse:       s.metrics.refused,
+			OnConnect:      s.metrics.connected,
+		})
+		be := backend.New(s.env, backend.Listener{
+			Name:              lc.Name,
+			Kind:              lc.Kind,
+			AuthEnabled:       lc.AuthEnabled(),
+			AllowInsecureAuth: lc.AllowInsecureAuth,
+		}, s.log, s.metrics.backend())
+		srv := backend.NewServer(be, backend.ServerOptions{
+			Hostname:        cfg.Hostname,
+			MaxMessageBytes: cfg.Limits.MaxMessageBytes,
+			MaxRecipients:   cfg.Limits.MaxRecipients,
+			WriteTimeout:    cfg.Limits.CommandTimeout.D(),
+		})
+		s.listeners = append(s.listeners, g)
+		s.servers = append(s.servers, srv)
+		go srv.Serve(g)
+		s.log.Info("listening", "listener", lc.Name, "kind", lc.Kind, "address", ln.Addr().String(), "tls", tlsFn != nil)
+	}
+	return nil
+}
+
+// pregreet applies [limits] pregreet_delay to mx listeners only:
+// submission clients are people's mail programs, not bots.
+func pregreet(l config.Listener, lim config.Limits) time.Duration {
+	if l.Kind != config.KindMX {
+		return 0
+	}
+	return lim.PregreetDelay.D()
+}
+
+func (s *server) tlsConfig() *tls.Config {
+	return s.current.Load().certs.tlsConfig()
+}
+
+// wait serves until SIGTERM/SIGINT (drain, then exit 0) and reloads on
+// SIGHUP.
+func (s *server) wait() int {
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sig)
+	for v := range sig {
+		if v == syscall.SIGHUP {
+			s.reload()
+			continue
+		}
+		s.log.Info("shutting down", "signal", v.String())
+		s.shutdown()
+		return 0
+	}
+	return 0
+}
+
+// reload re-reads the configuration; an invalid one is logged and the old
+// one stays in force. Sessions already running keep their settings; new
+// ones get the new. Listener addresses and limits need a restart.
+func (s *server) reload() {
+	if s.configPath == "" {
+		s.log.Warn("reload: running the embedded default, nothing to reload")
+		return
+	}
+	cfg, err := config.Load(s.configPath)
+	if err == nil {
+		var rt *gwRuntime
+		rt, err = build(cfg, buildOptions{reuse: s.current.Load()})
+		if err == nil {
+			old := s.current.Load()
+			if rt.certs == nil {
+				rt.certs = old.certs // listeners started with TLS keep it
+			}
+			s.current.Store(rt)
+			s.env.Store(rt.env)
+			if old.router != nil && old.router != rt.router {
+				// Sessions still using the old downstreams finish first.
+				time.AfterFunc(cfg.Relay.DataTimeout.D()+time.Minute, func() { old.router.Close() })
+			}
+			for _, w := range rt.warnings {
+				s.log.Warn(w)
+			}
+			s.log.Info("reloaded", "config", s.configPath)
+			return
+		}
+	}
+	s.log.Error("reload failed; the previous configuration stays in force", "config", s.configPath, "err", oneLine(err))
+}
+
+// shutdown stops accepting, lets transactions in flight finish (up to
+// shutdown_timeout), tells idle sessions 421 4.3.2, and never cuts a
+// connection whose message the downstream may already hold.
+func (s *server) shutdown() {
+	rt := s.current.Load()
+	s.stopListeners()
+	for _, l := range s.listeners {
+		l.Drain()
+	}
+	deadline := time.Now().Add(rt.cfg.ShutdownTimeout.D())
+	for time.Now().Before(deadline) && s.open() > 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Past the deadline: cut what is left, except a final-dot exchange in
+	// flight (bounded by the relay's data timeout).
+	hard := time.Now().Add(rt.cfg.Relay.DataTimeout.D())
+	for s.open() > 0 && time.Now().Before(hard) {
+		committing := false
+		for _, l := range s.listeners {
+			for _, c := range l.Conns() {
+				if c.Committing() {
+					committing = true
+					continue
+				}
+				c.Close()
+			}
+		}
+		if !committing {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	for _, srv := range s.servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(ctx)
+		}()
+	}
+	wg.Wait()
+	if rt.router != nil {
+		rt.router.Close()
+	}
+	if s.metrics != nil {
+		s.metrics.close()
+	}
+	s.log.Info("stopped")
+}
+
+func (s *server) stopListeners() {
+	for _, l := range s.listeners {
+		l.Close()
+	}
+}
+
+func (s *server) open() int {
+	n := 0
+	for _, l := range s.listeners {
+		n += len(l.Conns())
+	}
+	return n
+}
+
+func oneLine(err error) string {
+	if err == nil {
+		return ""
+	}
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+var _ = errors.New

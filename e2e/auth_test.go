@@ -1,0 +1,286 @@
+package e2e
+
+// Submission and AUTH through the real binary. Setup: DNS, Postfix, the
+// gateway with mx, submission (587-style, STARTTLS) and submissions
+// (465-style, implicit TLS) listeners and one local user. Proof: what real
+// clients (swaks, smtplib, curl) are offered and answered, what Postfix
+// received, and the log lines.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gateway/internal/e2etest"
+)
+
+const (
+	user     = "alice@example.com"
+	password = "correct horse battery staple"
+)
+
+type authEnv struct {
+	*env
+	sub, subs string
+}
+
+// setupAuth runs a gateway with all three listener kinds. extra is more
+// TOML appended at the end.
+func setupAuth(t *testing.T, extra string) *authEnv {
+	t.Helper()
+	e2etest.Require(t, "postfix", "swaks")
+	hash := hashPassword(t, password)
+	sub := e2etest.FreeAddr(t, "127.0.0.1")
+	subs := e2etest.FreeAddr(t, "127.0.0.1")
+	listeners := fmt.Sprintf("[[listener]]\nname = \"submission\"\naddress = %q\nkind = \"submission\"\n"+
+		"[[listener]]\nname = \"submissions\"\naddress = %q\nkind = \"submissions\"\n", sub, subs)
+	users := fmt.Sprintf("[[auth.user]]\nname = %q\npassword_hash = %q\naddresses = [%q, \"sales@example.com\"]\n", user, hash, user)
+	e := setup(t, &e2etest.PostfixOptions{}, opts{listeners: listeners, extra: users + extra})
+	return &authEnv{env: e, sub: sub, subs: subs}
+}
+
+// hashPassword runs `gateway hash-password` (and so tests it).
+func hashPassword(t *testing.T, pw string) string {
+	t.Helper()
+	out, errOut, code := e2etest.RunGatewayStdin(t, pw+"\n", "hash-password", "-algorithm", "bcrypt")
+	if code != 0 || !strings.HasPrefix(out, "$2") {
+		t.Fatalf("hash-password: exit %d: %s %s", code, out, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
+func TestSwaksAuthOnSubmission(t *testing.T) {
+	e := setupAuth(t, "")
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"STARTTLS + PLAIN", []string{"--server", e.sub, "-tls", "--auth", "PLAIN"}},
+		{"STARTTLS + LOGIN", []string{"--server", e.sub, "-tls", "--auth", "LOGIN"}},
+		{"implicit TLS + PLAIN", []string{"--server", e.subs, "--tls-on-connect", "--auth", "PLAIN"}},
+		{"implicit TLS + LOGIN", []string{"--server", e.subs, "--tls-on-connect", "--auth", "LOGIN"}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(tc.args, "--ehlo", "DESKTOP-4F2K1", "--auth-user", user, "--auth-password", password,
+				"--from", user, "--to", "carol@remote-e2e.net", "--header", "Subject: swaks "+tc.name)
+			out, code := e2etest.Swaks(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d:\n%s", code, out)
+			}
+			if !strings.Contains(out, "235 2.0.0 Authentication succeeded") {
+				t.Errorf("no 235:\n%s", out)
+			}
+			_ = i
+		})
+	}
+	// Postfix only accepts example.com/.org: mail for a remote domain was
+	// relayed by the gateway (authenticated users may send anywhere) and
+	// refused by this test Postfix, which proves it reached the downstream.
+	// So check what reached Postfix for a local recipient too.
+	out, code := e2etest.Swaks(t, "--server", e.sub, "-tls", "--auth", "PLAIN", "--auth-user", user, "--auth-password", password,
+		"--ehlo", "DESKTOP-4F2K1", "--from", user, "--to", "bob@example.com", "--header", "Subject: via submission")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	msgs := e.postfix.WaitMessages(t, 1, 20*time.Second)
+	if !strings.Contains(string(msgs[0].Relayed()), "with ESMTPSA id") {
+		t.Errorf("Received header does not say ESMTPSA:\n%s", msgs[0].Relayed())
+	}
+}
+
+func TestPythonAndCurlAuth(t *testing.T) {
+	e := setupAuth(t, "")
+	starttls := `
+import smtplib, ssl, sys
+host, port = sys.argv[1].rsplit(':', 1)
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP(host, int(port), local_hostname='laptop.local')
+s.ehlo(); s.starttls(context=ctx); s.ehlo()
+s.login(sys.argv[2], sys.argv[3])
+s.sendmail(sys.argv[2], ['bob@example.com'], b'Subject: smtplib starttls\r\n\r\nhi\r\n')
+s.quit(); print('SENT')
+`
+	implicit := `
+import smtplib, ssl, sys
+host, port = sys.argv[1].rsplit(':', 1)
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP_SSL(host, int(port), local_hostname='laptop.local', context=ctx)
+s.login(sys.argv[2], sys.argv[3])
+s.sendmail(sys.argv[2], ['bob@example.com'], b'Subject: smtplib implicit\r\n\r\nhi\r\n')
+s.quit(); print('SENT')
+`
+	if out, code := e2etest.Python(t, starttls, e.sub, user, password); code != 0 || !strings.Contains(out, "SENT") {
+		t.Errorf("smtplib starttls+login: exit %d\n%s", code, out)
+	}
+	if out, code := e2etest.Python(t, implicit, e.subs, user, password); code != 0 || !strings.Contains(out, "SENT") {
+		t.Errorf("smtplib SMTP_SSL: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat("/usr/bin/curl"); err == nil {
+		mail := filepath.Join(t.TempDir(), "mail.txt")
+		os.WriteFile(mail, []byte("Subject: curl\r\n\r\nhi from curl\r\n"), 0o600)
+		for _, url := range []string{"smtp://" + e.sub, "smtps://" + e.subs} {
+			out, code := e2etest.Curl(t, "-sS", "--ssl-reqd", "-k", url, "--user", user+":"+password,
+				"--mail-from", user, "--mail-rcpt", "bob@example.com", "--upload-file", mail)
+			if code != 0 {
+				t.Errorf("curl %s: exit %d\n%s", url, code, out)
+			}
+		}
+	}
+	e.postfix.WaitMessages(t, 4, 30*time.Second)
+}
+
+func TestNoAuthInPlaintext(t *testing.T) {
+	e := setupAuth(t, "")
+	r := e2etest.DialRaw(t, e.sub, "")
+	ehlo := r.Cmd(t, "EHLO laptop.example.net")
+	if strings.Contains(ehlo.Raw, "AUTH") {
+		t.Errorf("AUTH advertised before STARTTLS:\n%s", ehlo.Raw)
+	}
+	if !strings.Contains(ehlo.Raw, "STARTTLS") {
+		t.Errorf("STARTTLS not advertised on submission:\n%s", ehlo.Raw)
+	}
+	if rep := r.Cmd(t, "AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAHdyb25n"); rep.Code != 538 {
+		t.Errorf("AUTH in plaintext: %s", rep)
+	}
+	if rep := r.Cmd(t, "MAIL FROM:<"+user+">"); !strings.HasPrefix(rep.Raw, "530 5.7.0 Authentication required") {
+		t.Errorf("MAIL before AUTH: %s", rep)
+	}
+	r.StartTLS(t)
+	ehlo = r.Cmd(t, "EHLO laptop.example.net")
+	if !strings.Contains(ehlo.Raw, "AUTH PLAIN LOGIN") {
+		t.Errorf("AUTH not advertised after STARTTLS:\n%s", ehlo.Raw)
+	}
+	if strings.Contains(e.gw.Logs(), "wrong") {
+		t.Errorf("a password reached the log")
+	}
+	// The mx listener offers no AUTH by default.
+	m := e2etest.DialRaw(t, e.mx, "")
+	if ehlo := m.Cmd(t, "EHLO laptop.example.net"); strings.Contains(ehlo.Raw, "AUTH") {
+		t.Errorf("AUTH offered on mx:\n%s", ehlo.Raw)
+	}
+}
+
+func TestAuthFailuresAndBruteForce(t *testing.T) {
+	e := setupAuth(t, "[auth]\ndelay_after = 2\nmax_delay = \"1s\"\nblock_after = 4\nblock_time = \"10m\"\n")
+	try := func(u, p string) string {
+		out, _ := e2etest.Swaks(t, "--server", e.sub, "-tls", "--auth", "PLAIN", "--auth-user", u, "--auth-password", p,
+			"--ehlo", "laptop.example.net", "--from", user, "--to", "bob@example.com", "--local-interface", "127.0.0.9",
+			"--quit-after", "AUTH")
+		return out
+	}
+	if out := try(user, "wrong"); !strings.Contains(out, "535 5.7.8") {
+		t.Errorf("wrong password:\n%s", out)
+	}
+	if out := try("nobody@example.com", "wrong"); !strings.Contains(out, "535 5.7.8") {
+		t.Errorf("unknown user:\n%s", out)
+	}
+	start := time.Now()
+	if out := try(user, "wrong"); !strings.Contains(out, "535 5.7.8") {
+		t.Errorf("third failure:\n%s", out)
+	}
+	if time.Since(start) < 900*time.Millisecond {
+		t.Errorf("no delay after %d failures", 2)
+	}
+	if out := try(user, "wrong"); !strings.Contains(out, "421 4.7.0") {
+		t.Errorf("fourth failure should block:\n%s", out)
+	}
+	if out := try(user, password); !strings.Contains(out, "421 4.7.0") {
+		t.Errorf("blocked address got in with the right password:\n%s", out)
+	}
+	// Another address is not blocked.
+	out, _ := e2etest.Swaks(t, "--server", e.sub, "-tls", "--auth", "PLAIN", "--auth-user", user, "--auth-password", password,
+		"--ehlo", "laptop.example.net", "--from", user, "--to", "bob@example.com", "--local-interface", "127.0.0.10")
+	if !strings.Contains(out, "235") {
+		t.Errorf("another address:\n%s", out)
+	}
+	logs := e.gw.Logs()
+	if !strings.Contains(logs, `msg="auth failed"`) || !strings.Contains(logs, "client_ip=127.0.0.9") || !strings.Contains(logs, "user=nobody@example.com") {
+		t.Errorf("auth failure lines missing:\n%s", logs)
+	}
+	if strings.Contains(logs, "wrong") || strings.Contains(logs, "battery") {
+		t.Errorf("a password reached the log")
+	}
+}
+
+func TestMalformedAuth(t *testing.T) {
+	e := setupAuth(t, "")
+	r := e2etest.DialRaw(t, e.subs, "")
+	_ = r
+	raw := e2etest.DialRaw(t, e.sub, "")
+	raw.Cmd(t, "EHLO laptop.example.net")
+	raw.StartTLS(t)
+	raw.Cmd(t, "EHLO laptop.example.net")
+	if rep := raw.Cmd(t, "AUTH PLAIN !!!notbase64"); rep.Code/100 != 4 && rep.Code/100 != 5 {
+		t.Errorf("malformed base64: %s", rep)
+	}
+	if rep := raw.Cmd(t, "AUTH PLAIN "+strings.Repeat("QUFB", 2000)); rep.Code/100 != 5 {
+		t.Errorf("overlong AUTH line: %s", rep)
+	}
+}
+
+// The seed articles' case: an Outlook-like client saying EHLO DESKTOP-4F2K1
+// is refused on the MX without AUTH, and accepted on submission after AUTH.
+func TestDesktopHELORefusedOnMXAcceptedAfterAuth(t *testing.T) {
+	e := setupAuth(t, "")
+	out, _ := e2etest.Swaks(t, "--server", e.mx, "--ehlo", "DESKTOP-4F2K1", "--from", user, "--to", "bob@example.com")
+	if !strings.Contains(out, "550 5.7.1 Access denied - Invalid HELO name (See RFC2821 4.1.1.1)") {
+		t.Errorf("MX without AUTH:\n%s", out)
+	}
+	out, code := e2etest.Swaks(t, "--server", e.sub, "-tls", "--auth", "PLAIN", "--auth-user", user, "--auth-password", password,
+		"--ehlo", "DESKTOP-4F2K1", "--from", user, "--to", "bob@example.com")
+	if code != 0 {
+		t.Errorf("submission after AUTH: exit %d\n%s", code, out)
+	}
+	e.postfix.WaitMessages(t, 1, 20*time.Second)
+}
+
+func TestSenderIdentity(t *testing.T) {
+	e := setupAuth(t, "")
+	send := func(from string) string {
+		out, _ := e2etest.Swaks(t, "--server", e.sub, "-tls", "--auth", "PLAIN", "--auth-user", user, "--auth-password", password,
+			"--ehlo", "laptop.example.net", "--from", from, "--to", "bob@example.com")
+		return out
+	}
+	if out := send("sales@example.com"); !strings.Contains(out, "250 2.0.0 Ok: queued") {
+		t.Errorf("an address the user owns:\n%s", out)
+	}
+	want := "553 5.7.1 <ceo@example.com>: Sender address rejected: not owned by user " + user
+	if out := send("ceo@example.com"); !strings.Contains(out, want) {
+		t.Errorf("someone else's address:\n%s", out)
+	}
+}
+
+// No relay trick gets a message out from an untrusted client address.
+func TestOpenRelayTricks(t *testing.T) {
+	e := setupAuth(t, "")
+	rcpts := []string{
+		"<victim@remote-e2e.net>",
+		"<victim%remote-e2e.net@example.com>",
+		"<remote-e2e.net!victim@example.com>",
+		"<@example.com:victim@remote-e2e.net>",
+		`<"victim@remote-e2e.net"@example.com>`,
+		"<victim@remote-e2e.net.>",
+		"<victim@[192.0.2.1]>",
+		"<victim@example.com.>",
+	}
+	r := e2etest.DialRaw(t, e.mx, "127.0.0.2")
+	r.Cmd(t, "EHLO "+clientHELO)
+	r.Cmd(t, "MAIL FROM:<"+sender+">")
+	for _, rc := range rcpts {
+		rep := r.Cmd(t, "RCPT TO:"+rc)
+		if rep.Code < 500 {
+			t.Errorf("RCPT TO:%s accepted: %s", rc, rep)
+		}
+	}
+	if rep := r.Cmd(t, "RCPT TO:<victim@remote-e2e.net>"); !strings.Contains(rep.Raw, "554 5.7.1 <victim@remote-e2e.net>: Relay access denied") {
+		t.Errorf("relay reply: %s", rep)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := e.postfix.Log(t); strings.Contains(got, "victim") {
+		t.Errorf("a relay attempt reached the downstream:\n%s", got)
+	}
+}

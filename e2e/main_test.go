@@ -1,0 +1,125 @@
+// Package e2e holds the end-to-end tests: the real gateway binary between
+// real clients (swaks, Python's smtplib, curl, a raw socket) and a real
+// Postfix, with a real DNS server (in-process, on loopback). They need root
+// (Postfix) and the tools .ci/install-deps installs; without them they skip
+// with a hint, unless GATEWAY_E2E=1 (CI), where they fail.
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gateway/internal/dnstest"
+	"gateway/internal/e2etest"
+)
+
+func TestMain(m *testing.M) { os.Exit(e2etest.Main(m)) }
+
+// The names the tests use. Client names are real-looking FQDNs that are
+// not reserved (RFC 2606 reserves example.com, so the HELO checks would
+// refuse it as a client name); the gateway's own domains are example.com
+// and example.org, which the private Postfix accepts.
+const (
+	gwHost     = "mx.example.com"
+	clientHELO = "mail.sender-e2e.net"
+	sender     = "alice@sender-e2e.net"
+)
+
+// opts shapes the configuration of one gateway run.
+type opts struct {
+	mx         string // mx listener address
+	downstream string // e.g. "smtp://127.0.0.1:10025"
+	dns        string // the test DNS server
+	extra      string // appended TOML (tables after the top level)
+	top        string // top-level keys
+	listeners  string // more [[listener]] tables
+}
+
+func (o opts) toml() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "hostname = %q\nlocal_domains = [\"example.com\", \"example.org\"]\nshutdown_timeout = \"10s\"\n%s\n", gwHost, o.top)
+	fmt.Fprintf(&b, "[dns]\nservers = [%q]\ntimeout = \"1s\"\n", o.dns)
+	fmt.Fprintf(&b, "[[listener]]\nname = \"mx\"\naddress = %q\nkind = \"mx\"\n%s\n", o.mx, o.listeners)
+	fmt.Fprintf(&b, "[relay]\ndownstream = %q\ntls = \"none\"\n", o.downstream)
+	b.WriteString(o.extra)
+	return b.String()
+}
+
+// env is one test's world: DNS, Postfix, and the gateway in front of it.
+type env struct {
+	dns     *dnstest.Server
+	postfix *e2etest.Postfix
+	gw      *e2etest.Gateway
+	mx      string
+}
+
+// setup starts DNS, a Postfix (unless pf is nil) and the gateway.
+func setup(t *testing.T, pf *e2etest.PostfixOptions, o opts) *env {
+	t.Helper()
+	e2etest.Require(t, "postfix", "swaks")
+	e := &env{dns: dnstest.Start(t)}
+	if pf != nil {
+		e.postfix = e2etest.StartPostfix(t, *pf)
+		if o.downstream == "" {
+			o.downstream = "smtp://" + e.postfix.Addr()
+		}
+	}
+	if o.mx == "" {
+		o.mx = e2etest.FreeAddr(t, "127.0.0.1")
+	}
+	o.dns = e.dns.Addr()
+	e.mx = o.mx
+	e.gw = e2etest.StartGateway(t, o.toml(), o.mx)
+	return e
+}
+
+// swaks sends one message to the mx listener with the usual names.
+func (e *env) swaks(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	base := []string{"--server", e.mx, "--ehlo", clientHELO, "--from", sender}
+	return e2etest.Swaks(t, append(base, args...)...)
+}
+
+// startDNS starts a test DNS server and returns its address.
+func startDNS(t *testing.T) string {
+	t.Helper()
+	return dnstest.Start(t).Addr()
+}
+
+// lockedBuffer collects a child process's output safely.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitListening waits until addr accepts connections.
+func waitListening(t *testing.T, addr string, out fmt.Stringer) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never accepted connections; output:\n%s", addr, out)
+}
