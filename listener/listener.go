@@ -53,6 +53,11 @@ type Config struct {
 	// OnRefuse, if set, is called for every connection refused before
 	// SMTP starts, with the reason ("max_connections", "pregreet", ...).
 	OnRefuse func(listener, reason string)
+	// PTR, if set, names the client for the connect log line (like
+	// Postfix's "connect from name[ip]"): a reverse lookup that bounds its
+	// own time, "" when there is no name. It runs alongside the pregreet
+	// wait, so it rarely delays the greeting.
+	PTR func(ip netip.Addr) string
 }
 
 // handshakeTimeout bounds PROXY headers and TLS handshakes.
@@ -206,6 +211,11 @@ func (l *Listener) prepare(raw net.Conn) {
 	if l.cfg.SessionTimeout > 0 {
 		c.sessionEnd = c.started.Add(l.cfg.SessionTimeout)
 	}
+	var ptr chan string
+	if l.cfg.PTR != nil {
+		ptr = make(chan string, 1)
+		go func(ip netip.Addr) { ptr <- l.cfg.PTR(ip) }(c.client.Addr())
+	}
 
 	if l.cfg.PregreetDelay > 0 && !l.cfg.ImplicitTLS {
 		if early, err := c.pregreet(l.cfg.PregreetDelay); err != nil || early {
@@ -233,7 +243,15 @@ func (l *Listener) prepare(raw net.Conn) {
 	l.mu.Lock()
 	l.conns[c] = struct{}{}
 	l.mu.Unlock()
-	c.log.Info("connect", "kind", l.cfg.Kind, "tls", c.tlsState != nil)
+	attrs := []any{"kind", l.cfg.Kind, "tls", c.tlsState != nil}
+	if ptr != nil {
+		name := <-ptr
+		if name == "" {
+			name = "unknown"
+		}
+		attrs = append([]any{"ptr", name}, attrs...)
+	}
+	c.log.Info("connect", attrs...)
 	if l.cfg.OnConnect != nil {
 		l.cfg.OnConnect(c)
 	}

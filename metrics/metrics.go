@@ -130,3 +130,49 @@ func (m *Metrics) Counter(name, help string, labels prometheus.Labels, f func() 
 	}
 	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, f))
 }
+
+// PoolStat is the connection pool of one downstream at scrape time.
+type PoolStat struct {
+	Downstream string
+	Open, Idle int // connections open (busy or idle), and of those idle
+}
+
+// Pools registers gateway_relay_pool_connections{downstream,state}, the
+// busy and idle connections to each downstream, read from f at scrape time.
+func (m *Metrics) Pools(f func() []PoolStat) {
+	if m == nil {
+		return
+	}
+	m.Registry.MustRegister(poolCollector{
+		desc: prometheus.NewDesc("gateway_relay_pool_connections",
+			"Connections to each downstream held by the relay pool, by state (busy, idle).",
+			[]string{"downstream", "state"}, nil),
+		f: f,
+	})
+}
+
+type poolCollector struct {
+	desc *prometheus.Desc
+	f    func() []PoolStat
+}
+
+func (c poolCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
+	// Two routes may name the same downstream through different targets:
+	// one series per name.
+	sum := map[string][2]int{}
+	var order []string
+	for _, p := range c.f() {
+		v, seen := sum[p.Downstream]
+		if !seen {
+			order = append(order, p.Downstream)
+		}
+		sum[p.Downstream] = [2]int{v[0] + p.Open - p.Idle, v[1] + p.Idle}
+	}
+	for _, name := range order {
+		v := sum[name]
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(v[0]), name, "busy")
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(v[1]), name, "idle")
+	}
+}

@@ -99,6 +99,20 @@ func (r *Router) Close() error {
 	return errors.Join(errs...)
 }
 
+// Targets returns every distinct target, the default first, for metrics
+// and health checks.
+func (r *Router) Targets() []Target {
+	seen := map[Target]bool{}
+	var out []Target
+	for _, t := range r.targets() {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 func (r *Router) targets() []Target {
 	ts := []Target{r.def}
 	for _, t := range r.exact {

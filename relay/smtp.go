@@ -219,6 +219,14 @@ func (t *SMTPTarget) Close() error {
 	return nil
 }
 
+// PoolStats returns how many connections to the downstream are open (busy
+// or idle) and how many of them are idle, for metrics.
+func (t *SMTPTarget) PoolStats() (open, idle int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.open, len(t.idle)
+}
+
 // quick is the timeout of tidying-up commands.
 func (t *SMTPTarget) quick() time.Duration {
 	return min(t.cfg.CommandTimeout, quickTimeout)

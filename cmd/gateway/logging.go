@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
 
 	"gateway/config"
 )
@@ -26,4 +30,25 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// ptrTimeout bounds the reverse lookup for the connect log line.
+const ptrTimeout = 3 * time.Second
+
+// lookupPTR names a client for the connect line: the first PTR name
+// without its final dot, or "" when there is none (or DNS did not answer
+// in time). It goes through the shared resolver, so the HELO checks' own
+// PTR lookup for the same client is then a cache hit.
+func (s *server) lookupPTR(ip netip.Addr) string {
+	res := s.current.Load().resolver
+	if res == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ptrTimeout)
+	defer cancel()
+	names, err := res.LookupAddr(ctx, ip.String())
+	if err != nil || len(names) == 0 {
+		return ""
+	}
+	return strings.TrimSuffix(names[0], ".")
 }

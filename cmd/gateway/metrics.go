@@ -10,14 +10,15 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"gateway/backend"
 	"gateway/listener"
 	"gateway/metrics"
+	"gateway/resolver"
 )
 
 // metricsServer serves /metrics, /healthz and /readyz on [metrics]
@@ -27,17 +28,65 @@ type metricsServer struct {
 	http *http.Server
 	s    *server
 
-	mu      sync.Mutex
-	checked time.Time
-	ready   error
+	dns dnsTotals
+
+	mu       sync.Mutex
+	checked  time.Time
+	ready    error
+	up       atomic.Int32 // listeners started (listenersUp)
+	stopping atomic.Bool
+}
+
+// dnsTotals keeps the DNS counters monotonic across reloads: a reload
+// builds a new resolver whose own counters start at zero.
+type dnsTotals struct {
+	mu   sync.Mutex
+	last *resolver.Resolver
+	base resolver.Stats
+}
+
+func (d *dnsTotals) stats(s *server) resolver.Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur := s.current.Load().resolver
+	if d.last != nil && d.last != cur {
+		d.base = addStats(d.base, d.last.Stats())
+	}
+	d.last = cur
+	return addStats(d.base, cur.Stats())
+}
+
+func addStats(a, b resolver.Stats) resolver.Stats {
+	return resolver.Stats{
+		Queries:     a.Queries + b.Queries,
+		CacheHits:   a.CacheHits + b.CacheHits,
+		CacheMisses: a.CacheMisses + b.CacheMisses,
+		Coalesced:   a.Coalesced + b.Coalesced,
+		Errors:      a.Errors + b.Errors,
+		Timeouts:    a.Timeouts + b.Timeouts,
+	}
 }
 
 func startMetrics(addr string, s *server) (*metricsServer, error) {
 	ms := &metricsServer{m: metrics.New(), s: s}
-	ms.m.Gauge("gateway_connections_open", "Connections open across all listeners.", nil, func() float64 { return float64(s.gate.Open()) })
-	ms.m.Counter("gateway_dns_queries_total", "DNS lookups asked of the resolver.", nil, func() float64 { return float64(s.current.Load().resolver.Stats().Queries) })
-	ms.m.Counter("gateway_dns_cache_hits_total", "DNS lookups answered from the cache.", nil, func() float64 { return float64(s.current.Load().resolver.Stats().CacheHits) })
-	ms.m.Counter("gateway_dns_errors_total", "DNS lookups that failed temporarily (timeouts, SERVFAIL).", nil, func() float64 { return float64(s.current.Load().resolver.Stats().Errors) })
+	ms.m.Gauge("gateway_sessions_active", "SMTP sessions (client connections) open across all listeners.", nil, func() float64 { return float64(s.gate.Open()) })
+	ms.m.Counter("gateway_dns_queries_total", "DNS lookups asked of the resolver.", nil, func() float64 { return float64(ms.dns.stats(s).Queries) })
+	ms.m.Counter("gateway_dns_cache_hits_total", "DNS lookups answered from the resolver's cache.", nil, func() float64 { return float64(ms.dns.stats(s).CacheHits) })
+	ms.m.Counter("gateway_dns_errors_total", "DNS lookups that failed temporarily (timeouts, SERVFAIL).", nil, func() float64 { return float64(ms.dns.stats(s).Errors) })
+	ms.m.Pools(func() []metrics.PoolStat {
+		router := s.current.Load().router
+		if router == nil {
+			return nil
+		}
+		var out []metrics.PoolStat
+		for _, t := range router.Targets() {
+			if p, ok := t.(interface{ PoolStats() (int, int) }); ok {
+				open, idle := p.PoolStats()
+				out = append(out, metrics.PoolStat{Downstream: t.Name(), Open: open, Idle: idle})
+			}
+		}
+		return out
+	})
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(ms.m.Registry, promhttp.HandlerOpts{}))
@@ -76,7 +125,10 @@ func (ms *metricsServer) readiness(ctx context.Context) error {
 }
 
 func (ms *metricsServer) check(ctx context.Context) error {
-	if len(ms.s.listeners) == 0 {
+	if ms.stopping.Load() {
+		return errors.New("shutting down")
+	}
+	if ms.up.Load() == 0 {
 		return errors.New("no listener is up")
 	}
 	cfg := ms.s.current.Load().cfg
@@ -121,6 +173,24 @@ func (ms *metricsServer) close() {
 	ms.http.Shutdown(ctx)
 }
 
+// listenersUp tells readiness that the listeners accept connections.
+func (ms *metricsServer) listenersUp(n int) {
+	if ms != nil {
+		ms.up.Store(int32(n))
+	}
+}
+
+// shuttingDown makes /readyz fail at once, so that a load balancer stops
+// sending new connections while the listeners drain.
+func (ms *metricsServer) shuttingDown() {
+	if ms != nil {
+		ms.stopping.Store(true)
+		ms.mu.Lock()
+		ms.checked = time.Time{}
+		ms.mu.Unlock()
+	}
+}
+
 func (ms *metricsServer) refused(listener, reason string) {
 	if ms != nil {
 		ms.m.ConnectionRefused(listener, reason)
@@ -140,5 +210,3 @@ func (ms *metricsServer) backend() backend.Metrics {
 	}
 	return ms.m
 }
-
-var _ = prometheus.Labels{}

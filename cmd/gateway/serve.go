@@ -149,6 +149,7 @@ func (s *server) start(cfg *config.Config) error {
 			Logger:         s.log,
 			OnRefuse:       s.metrics.refused,
 			OnConnect:      s.metrics.connected,
+			PTR:            s.lookupPTR,
 		})
 		be := backend.New(s.env, backend.Listener{
 			Name:              lc.Name,
@@ -167,6 +168,7 @@ func (s *server) start(cfg *config.Config) error {
 		go srv.Serve(g)
 		s.log.Info("listening", "listener", lc.Name, "kind", lc.Kind, "address", ln.Addr().String(), "tls", tlsFn != nil)
 	}
+	s.metrics.listenersUp(len(s.listeners))
 	return nil
 }
 
@@ -239,6 +241,7 @@ func (s *server) reload() {
 // connection whose message the downstream may already hold.
 func (s *server) shutdown() {
 	rt := s.current.Load()
+	s.metrics.shuttingDown()
 	s.stopListeners()
 	for _, l := range s.listeners {
 		l.Drain()
