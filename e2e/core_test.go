@@ -77,7 +77,7 @@ s.quit()
 		t.Fatalf("smtplib: exit %d\n%s", code, out)
 	}
 	// The final reply carries the downstream's queue id and our id.
-	if !regexp.MustCompile(`DATA 250 Ok: queued as [0-9A-Za-z]+ \(gateway id [0-9a-f]{12}\.1\)`).MatchString(out) {
+	if !regexp.MustCompile(`DATA 250 2\.0\.0 Ok: queued as [0-9A-Za-z]+ \(gateway id [0-9a-f]{12}\.1\)`).MatchString(out) {
 		t.Errorf("final reply lacks queue id and gateway id:\n%s", out)
 	}
 	msgs := e.postfix.WaitMessages(t, 1, 20*time.Second)

@@ -122,15 +122,27 @@ func (s *rawSink) snapshot() (streams [][]byte, messages [][]byte) {
 	return streams, append([][]byte(nil), s.messages...)
 }
 
-// countMAIL counts MAIL commands as a lenient server would see them: a
-// line start after any of CRLF, bare LF or bare CR.
+// countMAIL counts the mail transactions a lenient legacy server would
+// complete from stream: one that ends lines at CRLF, bare LF or bare CR,
+// and ends DATA at any line holding a single dot, whatever its line
+// endings. A smuggled second transaction would show up here as an extra
+// one; text that merely looks like commands inside a message body does
+// not, nor does a transaction the gateway began and then abandoned (MAIL,
+// RCPT, RSET or a dropped connection).
 func countMAIL(stream []byte) int {
-	n := 0
 	norm := bytes.ReplaceAll(stream, []byte("\r\n"), []byte("\n"))
 	norm = bytes.ReplaceAll(norm, []byte("\r"), []byte("\n"))
+	n, inData := 0, false
 	for _, l := range bytes.Split(norm, []byte("\n")) {
-		if bytes.HasPrefix(bytes.ToUpper(l), []byte("MAIL FROM")) {
-			n++
+		up := bytes.ToUpper(l)
+		switch {
+		case inData:
+			if string(l) == "." {
+				inData = false
+				n++
+			}
+		case string(up) == "DATA":
+			inData = true
 		}
 	}
 	return n

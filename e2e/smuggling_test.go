@@ -50,9 +50,15 @@ func TestSmuggling(t *testing.T) {
 					if ok {
 						accepted++
 					}
-					// A bare LF always reaches the gateway as data (go-smtp
-					// passes it through), so reject mode must refuse it.
-					if mode == "reject" && ok && strings.Contains(strings.ReplaceAll(v.eod, "\r\n", ""), "\n") {
+					// A bare CR or LF always reaches the gateway as data
+					// (go-smtp passes it through), so reject mode must
+					// refuse it.
+					// One exception: over DATA, go-smtp's dot reader takes
+					// "<CRLF>.<CR>x" as a stuffed dot and drops the dot and
+					// the CR, so the gateway only ever sees clean CRLF text
+					// there (still one message downstream, checked below).
+					swallowed := !bdat && v.eod == "\r\n.\r"
+					if mode == "reject" && ok && bareEndings([]byte(v.eod)) && !swallowed {
 						t.Errorf("%s (bdat=%v): accepted in reject mode", v.name, bdat)
 					}
 					if mode == "normalize" && !ok {
@@ -73,7 +79,7 @@ func TestSmuggling(t *testing.T) {
 				}
 			}
 			if mails != accepted || len(messages) != accepted {
-				t.Errorf("client got %d×250, downstream saw %d MAIL commands and %d messages", accepted, mails, len(messages))
+				t.Errorf("client got %d×250, a lenient downstream would complete %d transactions; it recorded %d messages", accepted, mails, len(messages))
 			}
 			for _, m := range messages {
 				if strings.Count(string(m), "Subject: innocent") != 1 {
