@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -223,12 +224,25 @@ func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
 		case cfg.Relay.TLS != "none":
 			mode = auth.TLSStartTLS
 		}
+		roots, err := loadCAFile(cfg.Relay.CAFile)
+		if err != nil {
+			return env, err
+		}
+		// The same TLS settings as for relaying: credentials cross the
+		// wire to the downstream, verified unless the operator said not.
+		tc := &tls.Config{
+			MinVersion:         tls.VersionTLS12,
+			RootCAs:            roots,
+			ServerName:         cfg.Relay.TLSServerName,
+			InsecureSkipVerify: !cfg.Relay.TLSVerify,
+		}
 		v, err := auth.NewDownstream(auth.DownstreamConfig{
-			Address:  ds[strings.Index(ds, "://")+3:],
-			TLS:      mode,
-			HeloName: cfg.Relay.HeloName,
-			CacheTTL: a.CacheTTL.D(),
-			Timeout:  cfg.Relay.ConnectTimeout.D(),
+			Address:   ds[strings.Index(ds, "://")+3:],
+			TLS:       mode,
+			TLSConfig: tc,
+			HeloName:  cfg.Relay.HeloName,
+			CacheTTL:  a.CacheTTL.D(),
+			Timeout:   cfg.Relay.ConnectTimeout.D(),
 		})
 		if err != nil {
 			return env, fmt.Errorf("auth: %w", err)
@@ -309,18 +323,26 @@ func buildTarget(cfg *config.Config, ds string, o routeOverrides) (relay.Target,
 	if o.verify != nil {
 		sc.TLSVerify = *o.verify
 	}
-	if r.CAFile != "" {
-		pem, err := os.ReadFile(r.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("relay.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("relay.ca_file: %s holds no PEM certificate", r.CAFile)
-		}
-		sc.RootCAs = pool
+	if sc.RootCAs, err = loadCAFile(r.CAFile); err != nil {
+		return nil, err
 	}
 	return relay.NewSMTP(sc)
+}
+
+// loadCAFile reads [relay] ca_file (nil when unset: the system roots).
+func loadCAFile(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("relay.ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("relay.ca_file: %s holds no PEM certificate", file)
+	}
+	return pool, nil
 }
 
 func pick(a, b string) string {
