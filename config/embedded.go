@@ -37,6 +37,7 @@ downstream = "maildir:%s"
 [[auth.user]]
 name = %q
 password_hash = %q
-`, LabMXAddress, LabSubmissionAddress, LabMaildir, LabUser, passwordHash)
+addresses = ["%s@client-lab.net"]   # the sender the banner's swaks line uses
+`, LabMXAddress, LabSubmissionAddress, LabMaildir, LabUser, passwordHash, LabUser)
 	return Parse([]byte(doc), "embedded default")
 }

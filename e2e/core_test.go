@@ -375,4 +375,22 @@ func TestEmbeddedDefault(t *testing.T) {
 	if !strings.Contains(o, "550 5.7.1") || !strings.Contains(o, "Access denied - Invalid HELO name (See RFC2821 4.1.1.1)") {
 		t.Errorf("single-label HELO on the embedded default:\n%s", o)
 	}
+	// The submission line printed at start works as printed (generated
+	// password, STARTTLS on a self-signed certificate, AUTH PLAIN).
+	var subLine []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "swaks" && strings.Contains(l, "--auth-password") {
+			subLine = f[1:]
+		}
+	}
+	if subLine == nil {
+		t.Fatalf("no submission swaks line in:\n%s", out.String())
+	}
+	if o, code := e2etest.Swaks(t, subLine...); code != 0 || !strings.Contains(o, "235 2.0.0") {
+		t.Fatalf("printed submission line: exit %d\n%s", code, o)
+	}
+	files, _ = filepath.Glob(filepath.Join(dir, "maildir", "new", "*"))
+	if len(files) != 2 {
+		t.Errorf("%d files in maildir/new after the submission, want 2", len(files))
+	}
 }

@@ -41,7 +41,7 @@ func banner(w io.Writer, cfg *config.Config, labPass string) {
 		fmt.Fprintf(&b, "submission login: user %q password %q (generated for this run)\n", config.LabUser, labPass)
 		for _, l := range cfg.Listeners {
 			if l.Kind == config.KindSubmission {
-				fmt.Fprintf(&b, "  swaks --server %s -tls --tls-verify=no --auth PLAIN --auth-user %s --auth-password %s --from %s@client-lab.net --to bob@example.com\n",
+				fmt.Fprintf(&b, "  swaks --server %s -tls --auth PLAIN --auth-user %s --auth-password %s --from %s@client-lab.net --to bob@example.com\n",
 					l.Address, config.LabUser, labPass, config.LabUser)
 			}
 		}
