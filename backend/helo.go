@@ -131,7 +131,8 @@ func (s *Session) logVerdict(v heloguard.Verdict) {
 }
 
 // currentVerdict returns the verdict for tagging headers (waiting for it if
-// the DNS checks are still running).
+// the DNS checks are still running). A client that authenticated after its
+// HELO was evaluated is exempt, and the headers say so.
 func (s *Session) currentVerdict() (heloguard.Verdict, bool) {
 	if s.verdict == nil {
 		return heloguard.Verdict{}, false
@@ -139,6 +140,9 @@ func (s *Session) currentVerdict() (heloguard.Verdict, bool) {
 	v, ok := s.verdict.wait(s.ctx)
 	if ok {
 		s.logVerdict(v)
+		if s.user != "" {
+			v = v.Authenticated()
+		}
 	}
 	return v, ok
 }

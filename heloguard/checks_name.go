@@ -223,7 +223,10 @@ func (e *evaluation) reserved() CheckResult {
 
 // self fails when a client claims the gateway's own hostname, one of its
 // local domains (exactly) or one of its addresses: cPanel's anti-spoofing
-// check. A client on loopback or on our own address is this host.
+// check. A client connecting from one of our own (non-loopback) addresses
+// is this host. Loopback is not exempt: it is untrusted unless listed in
+// trusted_networks, so that labs and tests on 127.0.0.1 see the policy
+// (issue 4), and a local program that must use our name is trusted there.
 func (e *evaluation) self() CheckResult {
 	switch e.n.kind {
 	case kindEmpty:
@@ -231,7 +234,7 @@ func (e *evaluation) self() CheckResult {
 	case kindInvalid:
 		return skipped(CheckSelf, reasonBadSyntax)
 	}
-	if e.ip.IsLoopback() || e.ours(e.ip) {
+	if e.ours(e.ip) {
 		return passed(CheckSelf, "client "+e.ip.String()+" is this host")
 	}
 	const fix = "use your own server's hostname, not this server's"

@@ -31,8 +31,10 @@
 //   - Names are compared ASCII case-insensitively (RFC 1035 §2.3.3).
 //   - self refuses our hostname and our local domains exactly, not names
 //     under them (as cPanel does): other hosts of a customer's domain may
-//     legitimately call themselves office.example.com. A client on
-//     loopback or on one of our own addresses may use our name.
+//     legitimately call themselves office.example.com. A client on one of
+//     our own (non-loopback) addresses may use our name; a loopback client
+//     may not unless trusted_networks lists it, since loopback is not
+//     trusted by default.
 //   - rdns_match compares with every PTR name, forward-confirmed or not:
 //     whether they resolve back is fcrdns's question.
 //   - A temporary DNS failure is its own result, temperror; it never leads

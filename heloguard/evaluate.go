@@ -154,6 +154,20 @@ func (p *Policy) Evaluate(ctx context.Context, c Client, r Resolver) Verdict {
 	return v
 }
 
+// Authenticated returns the verdict as Evaluate would have given it had
+// the client been authenticated: exempt, accepted, no refusal, the check
+// results kept (they still go into the tagging headers). The session
+// evaluates at HELO, before AUTH; it calls this once the client has
+// authenticated, so that the headers on its mail do not say "reject".
+func (v Verdict) Authenticated() Verdict {
+	v.Client.Authenticated = true
+	v.Exempt = ExemptAuthenticated
+	v.Action = ActionAccept
+	v.Decisive = nil
+	v.Refusal = nil
+	return v
+}
+
 // effective is what a result does under a check's action. A temperror
 // can at most defer (RFC 5321 §4.2.1: 4yz for what may go away).
 func effective(a Action, r Result) Action {

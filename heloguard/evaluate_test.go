@@ -68,6 +68,29 @@ func TestExemptions(t *testing.T) {
 	}
 }
 
+// Authenticated turns a verdict computed before AUTH into the one
+// Evaluate gives an authenticated client.
+func TestVerdictAuthenticated(t *testing.T) {
+	p := mustPolicy(t, Config{DenyNames: []string{"ylmf-pc"}})
+	for _, helo := range []string{"DESKTOP-4F2K1", "ylmf-pc", "mail.sender-lab.net"} {
+		c := Client{IP: netip.MustParseAddr("203.0.113.50"), HELO: helo, Sent: true, EHLO: true}
+		before := p.Evaluate(context.Background(), c, newFake(testZone()))
+		got := before.Authenticated()
+		c.Authenticated = true
+		want := p.Evaluate(context.Background(), c, newFake(testZone()))
+		if got.Exempt != want.Exempt || got.Action != want.Action || got.Refusal != nil || got.Decisive != nil || !got.Client.Authenticated {
+			t.Errorf("%s: Authenticated() = exempt %q action %s refusal %v; Evaluate gives exempt %q action %s",
+				helo, got.Exempt, got.Action, got.Refusal, want.Exempt, want.Action)
+		}
+		if got.HeaderValue("mx") != want.HeaderValue("mx") {
+			t.Errorf("%s: header\n%s\nwant\n%s", helo, got.HeaderValue("mx"), want.HeaderValue("mx"))
+		}
+		if before.Action == ActionAccept && helo != "mail.sender-lab.net" {
+			t.Errorf("%s: the unauthenticated verdict should refuse", helo)
+		}
+	}
+}
+
 // A check that is off costs no query; a name is looked up once even when
 // two checks need it.
 func TestDNSQueries(t *testing.T) {
