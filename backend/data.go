@@ -45,7 +45,7 @@ func (s *Session) Data(r io.Reader) error {
 		"from", tx.from,
 		"rcpts", len(tx.rcpts),
 		"downstream", tx.target.Name(),
-		"reply", rep.Error(),
+		"reply", rep.String(),
 		"queue_id", qid,
 		"size", body.n,
 		"latency", elapsed.Round(time.Microsecond),

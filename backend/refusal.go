@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/emersion/go-smtp"
 
@@ -13,13 +14,14 @@ import (
 // refuse logs one line that tells the operator the whole story and turns
 // the refusal into the go-smtp error the client sees.
 func (s *Session) refuse(command string, r *reply.Refusal, attrs ...any) *smtp.SMTPError {
+	e := s.smtpError(r)
 	args := []any{
 		"command", command,
 		"helo", s.helo,
 		"check", r.Check,
 		"code", r.Code,
 		"enhanced", r.EnhancedString(),
-		"reply", r.LastLine(),
+		"reply", wireReply(e),
 	}
 	if r.Evidence != "" {
 		args = append(args, "evidence", r.Evidence)
@@ -30,7 +32,35 @@ func (s *Session) refuse(command string, r *reply.Refusal, attrs ...any) *smtp.S
 	args = append(args, attrs...)
 	s.log.Info("reject", args...)
 	s.b.metrics.Refused(s.b.lis.Name, command, r.Check, r.Code)
-	return s.smtpError(r)
+	return e
+}
+
+// wireReply renders e exactly as go-smtp writes it to the client (codes on
+// every line, the enhanced code on the last, X.0.0 when none was set), the
+// lines separated by "\n": the log shows the very reply the client got.
+func wireReply(e *smtp.SMTPError) string {
+	enh := e.EnhancedCode
+	if enh == smtp.EnhancedCodeNotSet {
+		switch e.Code / 100 {
+		case 2, 4, 5:
+			enh = smtp.EnhancedCode{e.Code / 100, 0, 0}
+		default:
+			enh = smtp.NoEnhancedCode
+		}
+	}
+	lines := strings.Split(e.Message, "\n")
+	var b strings.Builder
+	for i, l := range lines {
+		switch {
+		case i < len(lines)-1:
+			fmt.Fprintf(&b, "%d-%s\n", e.Code, l)
+		case enh == smtp.NoEnhancedCode:
+			fmt.Fprintf(&b, "%d %s", e.Code, l)
+		default:
+			fmt.Fprintf(&b, "%d %d.%d.%d %s", e.Code, enh[0], enh[1], enh[2], l)
+		}
+	}
+	return b.String()
 }
 
 // smtpError converts without logging. The enhanced code is left out for

@@ -25,11 +25,21 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	default:
 		level = slog.LevelInfo
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationString}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// durationString writes durations as Go duration strings ("1.234ms") in
+// both formats: slog's JSON handler would write integer nanoseconds, so
+// that "latency" and "duration" read the same in text and JSON.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }
 
 // ptrTimeout bounds the reverse lookup for the connect log line.
