@@ -10,6 +10,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -58,12 +59,28 @@ func heloZone(s *dnstest.Server) {
 }
 
 // heloSetup starts DNS, Postfix and a gateway whose [helo] table is helo
-// (more tables may follow it in the same string), with the test zone.
-func heloSetup(t *testing.T, helo string, o opts) *env {
+// (more tables may follow it in the same string), with the test zone and
+// what zone adds published before the gateway starts (its readiness probe
+// connects from loopback, and a PTR it finds missing is cached as such).
+func heloSetup(t *testing.T, helo string, o opts, zone ...func(*dnstest.Server)) *env {
 	t.Helper()
-	o.extra = helo + "\n" + o.extra
-	e := setup(t, &e2etest.PostfixOptions{}, o)
+	e2etest.Require(t, "postfix", "swaks")
+	e := &env{dns: dnstest.Start(t)}
 	heloZone(e.dns)
+	for _, z := range zone {
+		z(e.dns)
+	}
+	e.postfix = e2etest.StartPostfix(t, e2etest.PostfixOptions{})
+	if o.downstream == "" {
+		o.downstream = "smtp://" + e.postfix.Addr()
+	}
+	if o.mx == "" {
+		o.mx = e2etest.FreeAddr(t, "127.0.0.1")
+	}
+	o.dns = e.dns.Addr()
+	o.extra = helo + "\n" + o.extra
+	e.mx = o.mx
+	e.gw = e2etest.StartGateway(t, o.toml(), o.mx)
 	return e
 }
 
@@ -848,7 +865,6 @@ func checkHeloJSON(t *testing.T, config, ip, name string, wantExit int) checkHel
 }
 
 func TestCheckHeloText(t *testing.T) {
-	e2etest.Require(t, "postfix")
 	d := dnstest.Start(t)
 	heloZone(d)
 	cfg := checkHeloConfig(t, d.Addr(), "")
@@ -929,7 +945,6 @@ func TestCheckHeloText(t *testing.T) {
 }
 
 func TestCheckHeloJSON(t *testing.T) {
-	e2etest.Require(t, "postfix")
 	d := dnstest.Start(t)
 	heloZone(d)
 	// The seed article's provider default: a PTR that embeds the address.
@@ -1017,5 +1032,112 @@ func TestCheckHeloAgreesWithServer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// required: go-smtp itself refuses MAIL before any HELO/EHLO and a
+// greeting without a name, under every profile (the engine's reply table
+// is not consulted: the session does not exist yet).
+func TestHELORequired(t *testing.T) {
+	e := heloSetup(t, "[helo]\nprofile = \"monitor\"\n", opts{})
+	r := e2etest.DialRaw(t, e.mx, ipGood)
+	if rep := r.Cmd(t, "MAIL FROM:<"+sender+">"); wire(rep) != "502 5.5.1 Please introduce yourself first." {
+		t.Errorf("MAIL before EHLO: %q", wire(rep))
+	}
+	if rep := r.Cmd(t, "EHLO"); wire(rep) != "501 5.5.2 Domain/address argument required for HELO" {
+		t.Errorf("EHLO without a name: %q", wire(rep))
+	}
+	if rep := r.Cmd(t, "MAIL FROM:<"+sender+">"); rep.Code != 502 {
+		t.Errorf("MAIL after an empty EHLO: %q", wire(rep))
+	}
+	if rep := r.Cmd(t, "EHLO "+clientHELO); rep.Code != 250 {
+		t.Errorf("EHLO: %q", wire(rep))
+	}
+	if rep := r.Cmd(t, "MAIL FROM:<"+sender+">"); rep.Code != 250 {
+		t.Errorf("MAIL after EHLO: %q", wire(rep))
+	}
+}
+
+// The headers of exempt and monitored clients say why they passed.
+func TestHELOTagHeadersExempt(t *testing.T) {
+	e := heloSetup(t, "[helo]\nprofile = \"monitor\"\ntrusted_networks = [\""+ipTrusted+"/32\"]\nallow_clients = [\""+ipAllowed+"/32\"]\n", opts{})
+	for i, c := range []struct{ ip, helo, want string }{
+		{ipTrusted, "localhost", heloCheckValue("localhost", ipTrusted, map[string]string{
+			"fqdn": "fail", "reserved": "fail", "forward_dns": "skipped", "forward_match": "skipped",
+			"rdns": "fail", "fcrdns": "fail", "rdns_match": "fail"}, "action=accept; exempt=trusted")},
+		{ipAllowed, "localhost", heloCheckValue("localhost", ipAllowed, map[string]string{
+			"required": "skipped", "syntax": "skipped", "fqdn": "skipped", "bare_ip": "skipped", "literal": "skipped",
+			"reserved": "skipped", "self": "skipped", "forward_dns": "skipped", "forward_match": "skipped", "rdns": "skipped",
+			"fcrdns": "skipped", "rdns_match": "skipped", "generic": "skipped", "big_company": "skipped", "changed": "skipped"},
+			"action=accept; exempt=allow_clients")},
+		{ipNoPTR, "mon-serveur", heloCheckValue("mon-serveur", ipNoPTR, map[string]string{
+			"fqdn": "fail", "forward_dns": "skipped", "forward_match": "skipped",
+			"rdns": "fail", "fcrdns": "fail", "rdns_match": "fail"}, "action=tag")},
+	} {
+		subject := fmt.Sprintf("Subject: exempt %d", i)
+		out, code := e2etest.Swaks(t, "--server", e.mx, "--local-interface", c.ip, "--ehlo", c.helo,
+			"--from", sender, "--to", "bob@example.com", "--header", subject)
+		if code != 0 {
+			t.Fatalf("swaks from %s: exit %d\n%s", c.ip, code, out)
+		}
+		msgs := e.postfix.WaitMessages(t, i+1, 20*time.Second)
+		for _, m := range msgs {
+			if !strings.Contains(string(m.Raw), "\n"+subject+"\n") {
+				continue
+			}
+			if got := headerValues(m.Raw, "X-HELO-Check"); !equalStrings(got, []string{c.want}) {
+				t.Errorf("from %s: X-HELO-Check %q\nwant %q", c.ip, got, c.want)
+			}
+		}
+	}
+}
+
+// Each session looks each name up once, and the resolver's cache serves
+// the next session.
+func TestHELODNSLookupsOnce(t *testing.T) {
+	e := heloSetup(t, "[helo]\nprofile = \"strict\"\n", opts{})
+	e.dns.SetTTL(5 * time.Minute)
+	for i := 0; i < 2; i++ {
+		if c := heloTalk(t, e.mx, ipGood, "EHLO", clientHELO); c.Rcpt.Code != 250 {
+			t.Fatalf("session %d: %+v", i, c)
+		}
+		for _, q := range []struct {
+			name  string
+			qtype uint16
+		}{{clientHELO, dns.TypeA}, {clientHELO, dns.TypeAAAA}, {"2.0.0.127.in-addr.arpa", dns.TypePTR}} {
+			if n := e.dns.Queries(q.name, q.qtype); n != 1 {
+				t.Errorf("after session %d: %d %s queries for %s, want 1", i+1, n, dns.TypeToString[q.qtype], q.name)
+			}
+		}
+	}
+}
+
+// IPv6: a client on ::1 with an IPv6 literal of its own address, and one
+// with a forward-confirmed PTR; iprev quotes the address (RFC 8601).
+func TestHELOIPv6(t *testing.T) {
+	e2etest.Require(t, "postfix", "swaks")
+	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		ln.Close()
+	}
+	e := heloSetup(t, "[helo]\n[helo.checks]\nfcrdns = \"reject\"\n", opts{mx: e2etest.FreeAddr(t, "::1")}, func(d *dnstest.Server) {
+		d.AddPTR("::1", "mail6.sender-e2e.net")
+		d.AddA("mail6.sender-e2e.net", "::1")
+	})
+	runHELOCases(t, e, []heloCase{
+		{ip: "::1", verb: "EHLO", name: "[IPv6:::1]"},
+		{ip: "::1", verb: "EHLO", name: "[IPv6:2001:db8::1]", stage: "mail", reply: cpanel550(explLiteral("[IPv6:2001:db8::1]", "::1"), true)},
+		{ip: "::1", verb: "EHLO", name: "::1", stage: "mail", reply: cpanel550(explBareIP("::1"), true)},
+		{ip: "::1", verb: "EHLO", name: "[::1]", stage: "mail", reply: cpanel550(explSyntax("[::1]", "a malformed address literal; the forms are [192.0.2.1] and [IPv6:2001:db8::1]"), true)},
+	})
+	out, code := e2etest.Swaks(t, "--server", e.mx, "--local-interface", "::1", "--ehlo", "mail6.sender-e2e.net",
+		"--from", sender, "--to", "bob@example.com")
+	if code != 0 {
+		t.Fatalf("swaks from ::1: exit %d\n%s", code, out)
+	}
+	msgs := e.postfix.WaitMessages(t, 1, 20*time.Second)
+	if got, want := headerValues(msgs[0].Raw, "Authentication-Results"), []string{gwHost + `; iprev=pass policy.iprev="::1" (mail6.sender-e2e.net)`}; !equalStrings(got, want) {
+		t.Errorf("Authentication-Results %q, want %q", got, want)
 	}
 }
