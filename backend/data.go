@@ -22,6 +22,8 @@ import (
 // 250; on any failure before that, the downstream transaction is aborted
 // without its final dot, so nothing is half-delivered.
 func (s *Session) Data(r io.Reader) error {
+	s.dataMu.Lock()
+	defer s.dataMu.Unlock()
 	tx := s.tx
 	if tx == nil || tx.rt == nil || len(tx.rcpts) == 0 {
 		return s.refuse("DATA", refusalf(503, [3]int{5, 5, 1}, "sequence", "Error: no valid recipients"))
@@ -37,7 +39,7 @@ func (s *Session) Data(r io.Reader) error {
 	elapsed := time.Since(start)
 	s.b.metrics.RelayDone(tx.target.Name(), outcome(rep, err), elapsed, body.n)
 	if err != nil {
-		return s.dataError(tx, err, filter, body.n, elapsed)
+		return s.dataError(tx, err, in.err, body.n, elapsed)
 	}
 	qid := rep.QueueID()
 	s.log.Info("relayed",
@@ -60,8 +62,8 @@ func (s *Session) Data(r io.Reader) error {
 }
 
 // dataError decides what the client hears when the message was not
-// delivered.
-func (s *Session) dataError(tx *transaction, err error, f *message.Filter, size int64, elapsed time.Duration) error {
+// delivered. clientErr is the client's read error, if reading it failed.
+func (s *Session) dataError(tx *transaction, err, clientErr error, size int64, elapsed time.Duration) error {
 	attrs := []any{"tx", tx.id, "from", tx.from, "rcpts", len(tx.rcpts), "size", size, "latency", elapsed.Round(time.Microsecond)}
 	var fe *message.FilterError
 	if errors.As(err, &fe) {
@@ -76,9 +78,11 @@ func (s *Session) dataError(tx *transaction, err error, f *message.Filter, size 
 	if errors.As(err, &rep) {
 		return s.downstreamError("DATA", err, tx.target, attrs...)
 	}
-	if s.ctx.Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err) {
+	if s.ctx.Err() != nil || clientErr != nil {
 		// The client went away or stalled mid-DATA: the downstream got no
-		// final dot, so it keeps nothing. Nobody hears this reply.
+		// final dot, so it keeps nothing. Nobody hears this reply. Only the
+		// client's side decides this: a downstream timeout or EOF is 451
+		// 4.4.1 below, for a client that is still there.
 		s.log.Info("aborted", append(attrs, "reason", "client gone mid-DATA", "evidence", err.Error())...)
 		return s.smtpError(&reply.Refusal{Code: 451, Enhanced: [3]int{4, 4, 2}, Text: "Error: connection lost during DATA"})
 	}
@@ -162,11 +166,13 @@ func dropForgeable(name string) bool {
 	return strings.EqualFold(name, "Authentication-Results") || strings.EqualFold(name, heloguard.HeaderName)
 }
 
-// endWatch calls onEOF when the client's data ends cleanly.
+// endWatch calls onEOF when the client's data ends cleanly, and keeps
+// the error that ended it otherwise.
 type endWatch struct {
 	r     io.Reader
 	onEOF func()
 	done  bool
+	err   error
 }
 
 func (e *endWatch) Read(p []byte) (int, error) {
@@ -174,6 +180,9 @@ func (e *endWatch) Read(p []byte) (int, error) {
 	if err == io.EOF && !e.done {
 		e.done = true
 		e.onEOF()
+	}
+	if err != nil && err != io.EOF {
+		e.err = err
 	}
 	return n, err
 }
@@ -188,9 +197,4 @@ func (c *counter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
-}
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -42,6 +43,12 @@ type Session struct {
 
 	txCount int
 	tx      *transaction
+	// dataMu is held by Data while it uses the transaction. For BDAT,
+	// go-smtp runs Data in a goroutine of its own, and a RSET, EHLO or
+	// disconnect between chunks calls Reset or Logout while Data still
+	// runs: abortTx waits for it (go-smtp has closed Data's reader by then),
+	// so the transaction is never used by two goroutines at once.
+	dataMu sync.Mutex
 }
 
 // transaction is one MAIL ... DATA exchange and its downstream side.
@@ -197,8 +204,8 @@ func (s *Session) Reset() {
 
 // Logout ends the session.
 func (s *Session) Logout() error {
+	s.cancel() // first: a Data still running gives up on a stalled downstream
 	s.abortTx()
-	s.cancel()
 	if s.user != "" {
 		s.conn.Annotate("user", s.user)
 	}
@@ -207,6 +214,8 @@ func (s *Session) Logout() error {
 
 // abortTx drops the open transaction without delivering anything.
 func (s *Session) abortTx() {
+	s.dataMu.Lock()
+	defer s.dataMu.Unlock()
 	if s.tx != nil {
 		if s.tx.rt != nil {
 			s.tx.rt.Abort()
