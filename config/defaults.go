@@ -67,7 +67,9 @@ func (c *Config) applyDefaults() {
 		lim.NULBytes = "reject"
 	}
 	setInt(&lim.MaxConnections, 1000)
-	setInt(&lim.MaxConnectionsPerIP, 50)
+	// The per-address default never exceeds a total set lower by hand
+	// (max_connections = 20 alone is a valid file).
+	setInt(&lim.MaxConnectionsPerIP, min(50, max(lim.MaxConnections, 1)))
 	setDur(&lim.CommandTimeout, 5*time.Minute)
 	setDur(&lim.DataTimeout, 3*time.Minute)
 	setDur(&lim.SessionTimeout, time.Hour)

@@ -39,6 +39,7 @@ type Conn struct {
 	sessionEnd     time.Time
 	log            *slog.Logger
 	admitted       bool
+	lim            *Limits // the listener's limits when the connection came
 
 	// Read side; only the reading goroutine touches these.
 	stash     []byte // bytes read ahead during the PROXY header
@@ -47,6 +48,7 @@ type Conn struct {
 	mode      mode
 	dataState int
 	bdatLeft  int64
+	bdatLast  bool // the chunk being read is BDAT ... LAST
 	lines     int
 	authCont  bool // the next line answers a 334 challenge, it is no command
 	last      string
@@ -72,6 +74,7 @@ type Conn struct {
 	draining   atomic.Bool
 	inTx       atomic.Bool
 	committing atomic.Bool
+	eodPending atomic.Bool // the client's end of data is read, our reply not yet written
 	waiting    atomic.Bool
 	closed     atomic.Bool
 	closeOnce  sync.Once
@@ -140,8 +143,12 @@ func (c *Conn) SetInTransaction(b bool) { c.inTx.Store(b) }
 // connection must not be cut then.
 func (c *Conn) SetCommitting(b bool) { c.committing.Store(b) }
 
-// Committing reports whether SetCommitting(true) is in force.
-func (c *Conn) Committing() bool { return c.committing.Load() }
+// Committing reports whether SetCommitting(true) is in force, or the
+// guard has read the client's end of data (the final dot, the last BDAT
+// chunk) and the reply to it is not written yet: from that moment the
+// downstream may take the message, so cutting the connection could lose a
+// 250 the client never hears.
+func (c *Conn) Committing() bool { return c.committing.Load() || c.eodPending.Load() }
 
 // SetAuthenticated records a successful AUTH (STARTTLS is refused after it).
 func (c *Conn) SetAuthenticated() {
@@ -212,12 +219,12 @@ func (c *Conn) readCommand(p []byte) (int, error) {
 	if c.draining.Load() && !c.inTx.Load() {
 		return 0, c.closeWith(fmt.Sprintf("421 4.3.2 %s Service shutting down, try again later", c.l.cfg.Hostname))
 	}
-	c.setReadDeadline(c.l.cfg.CommandTimeout)
+	c.setReadDeadline(c.lim.CommandTimeout)
 	if len(c.stash) > 0 {
 		c.in.add(c.stash)
 		c.stash = nil
 	}
-	limit := c.l.cfg.MaxLineLength + 2 // CRLF
+	limit := c.lim.MaxLineLength + 2 // CRLF
 	for {
 		if c.in.len() > 0 {
 			if line, ok := c.in.line(); ok {
@@ -267,7 +274,7 @@ func (c *Conn) readCommand(p []byte) (int, error) {
 // emit checks and records one complete command line and copies it to p
 // (line may alias p). It returns 0, nil for a line handled here.
 func (c *Conn) emit(p, line []byte) (int, error) {
-	if len(line) > c.l.cfg.MaxLineLength+2 {
+	if len(line) > c.lim.MaxLineLength+2 {
 		return 0, c.tooLong()
 	}
 	c.lines++
@@ -297,7 +304,7 @@ func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 	c.last = text
 	verb, args, _ := strings.Cut(text, " ")
 	verb = strings.ToUpper(verb)
-	if mc := c.l.cfg.MaxCommands; mc > 0 && c.stats.commands() >= mc {
+	if mc := c.lim.MaxCommands; mc > 0 && c.stats.commands() >= mc {
 		c.stats.add(statName(verb), false)
 		return true, c.closeWith(fmt.Sprintf("421 4.7.0 %s Error: too many commands", c.l.cfg.Hostname))
 	}
@@ -321,6 +328,12 @@ func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 		if size, ok := bdatSize(args); ok && size > 0 {
 			c.mode = modeBDAT
 			c.bdatLeft = size
+			c.bdatLast = strings.Contains(strings.ToUpper(args), "LAST")
+		} else if ok && strings.Contains(strings.ToUpper(args), "LAST") {
+			c.bdatLast = true // "BDAT 0 LAST" ends the message at once
+			c.pending = append(c.pending, statName(verb))
+			c.endOfData()
+			return false, nil
 		}
 	}
 	c.pending = append(c.pending, statName(verb))
@@ -377,7 +390,7 @@ func (c *Conn) answer(verb, reply string) error {
 }
 
 func (c *Conn) readData(p []byte) (int, error) {
-	c.setReadDeadline(c.l.cfg.DataTimeout)
+	c.setReadDeadline(c.lim.DataTimeout)
 	if c.in.len() > 0 {
 		src := c.in.bytes()
 		if len(src) > len(p) {
@@ -388,6 +401,7 @@ func (c *Conn) readData(p []byte) (int, error) {
 		c.in.consume(n)
 		if found {
 			c.mode = modeCmd
+			c.endOfData()
 		}
 		return n, nil
 	}
@@ -399,6 +413,7 @@ func (c *Conn) readData(p []byte) (int, error) {
 		}
 		if found {
 			c.mode = modeCmd
+			c.endOfData()
 		}
 		return end, nil
 	}
@@ -406,7 +421,7 @@ func (c *Conn) readData(p []byte) (int, error) {
 }
 
 func (c *Conn) readBDAT(p []byte) (int, error) {
-	c.setReadDeadline(c.l.cfg.DataTimeout)
+	c.setReadDeadline(c.lim.DataTimeout)
 	if int64(len(p)) > c.bdatLeft {
 		p = p[:c.bdatLeft]
 	}
@@ -423,11 +438,23 @@ func (c *Conn) readBDAT(p []byte) (int, error) {
 	c.bdatLeft -= int64(n)
 	if c.bdatLeft == 0 {
 		c.mode = modeCmd
+		if c.bdatLast {
+			c.endOfData()
+		}
 	}
 	if n == 0 && err != nil {
 		return 0, c.dataReadFailed(err)
 	}
 	return n, nil
+}
+
+// endOfData records that the client's end of data was read. Unless go-smtp
+// already answered the command (it refuses a BDAT before reading its chunk),
+// the reply to it is still to come: until then the connection is committing.
+func (c *Conn) endOfData() {
+	if len(c.pending) > 0 {
+		c.eodPending.Store(true)
+	}
 }
 
 // Data scanner states: exactly go-smtp's dataReader, so that the guard and
@@ -550,6 +577,8 @@ func (c *Conn) replyLine() error {
 		return nil
 	}
 	c.dataPending = false
+	// A final reply: an end of data read before it is answered now.
+	c.eodPending.Store(false)
 	verb := "" // the greeting answers no command
 	if len(c.pending) > 0 {
 		verb = c.pending[0]
@@ -569,7 +598,7 @@ func (c *Conn) replyLine() error {
 
 func (c *Conn) countError() error {
 	c.errors++
-	if me := c.l.cfg.MaxErrors; me > 0 && c.errors >= me {
+	if me := c.lim.MaxErrors; me > 0 && c.errors >= me {
 		c.log.Info("too many errors", "errors", c.errors)
 		return c.closeWith(fmt.Sprintf("421 4.7.0 %s Error: too many errors", c.l.cfg.Hostname))
 	}
@@ -602,10 +631,10 @@ func (c *Conn) readFailed(err error) error {
 	case c.draining.Load():
 		return c.closeWith(fmt.Sprintf("421 4.3.2 %s Service shutting down, try again later", c.l.cfg.Hostname))
 	case !c.sessionEnd.IsZero() && !time.Now().Before(c.sessionEnd):
-		c.log.Info("session time limit", "limit", c.l.cfg.SessionTimeout)
+		c.log.Info("session time limit", "limit", c.lim.SessionTimeout)
 		return c.closeWith(fmt.Sprintf("421 4.4.2 %s Error: session time limit exceeded", c.l.cfg.Hostname))
 	default:
-		c.log.Info("timeout", "state", "command", "limit", c.l.cfg.CommandTimeout)
+		c.log.Info("timeout", "state", "command", "limit", c.lim.CommandTimeout)
 		return c.closeWith(fmt.Sprintf("421 4.4.2 %s Error: timeout exceeded", c.l.cfg.Hostname))
 	}
 }
@@ -622,7 +651,7 @@ func (*timeoutError) Temporary() bool { return true }
 
 func (c *Conn) dataReadFailed(err error) error {
 	if isTimeout(err) {
-		c.log.Info("timeout", "state", "data", "limit", c.l.cfg.DataTimeout)
+		c.log.Info("timeout", "state", "data", "limit", c.lim.DataTimeout)
 		c.closeWith(fmt.Sprintf("421 4.4.2 %s Error: timeout exceeded", c.l.cfg.Hostname))
 		return errDataTimeout
 	}
@@ -634,7 +663,7 @@ func (c *Conn) dataReadFailed(err error) error {
 }
 
 func (c *Conn) tooLong() error {
-	c.log.Info("refused", "reason", "line_too_long", "code", 500, "enhanced", "5.5.2", "limit", c.l.cfg.MaxLineLength)
+	c.log.Info("refused", "reason", "line_too_long", "code", 500, "enhanced", "5.5.2", "limit", c.lim.MaxLineLength)
 	return c.closeWith("500 5.5.2 Line too long")
 }
 

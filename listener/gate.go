@@ -69,6 +69,15 @@ func (g *Gate) Admit(ip netip.Addr) (reason, detail string) {
 	return "", ""
 }
 
+// SetLimits changes the limits for connections admitted from now on (a
+// configuration reload); connections already open stay. Use it instead of
+// writing the fields once the Gate is in use.
+func (g *Gate) SetLimits(maxConns, maxPerIP, ratePerMin int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.MaxConns, g.MaxPerIP, g.RatePerMin = maxConns, maxPerIP, ratePerMin
+}
+
 // Release records the end of a connection Admit accepted.
 func (g *Gate) Release(ip netip.Addr) {
 	g.mu.Lock()

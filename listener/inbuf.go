@@ -46,7 +46,9 @@ func (ib *inbuf) add(p []byte) {
 func (ib *inbuf) space(n int) []byte {
 	if cap(ib.b)-ib.w < n {
 		if ib.r > 0 {
-			copy(ib.b, ib.b[ib.r:ib.w])
+			// The slice's length says nothing (wrote moves w up to
+			// cap): copy into the whole capacity.
+			copy(ib.b[:cap(ib.b)], ib.b[ib.r:ib.w])
 			ib.w -= ib.r
 			ib.r = 0
 		}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pires/go-proxyproto"
@@ -60,6 +61,33 @@ type Config struct {
 	PTR func(ip netip.Addr) string
 }
 
+// Limits are the per-connection limits of a Listener, which SetLimits may
+// change while it runs (a configuration reload): every connection keeps the
+// ones in force when it was accepted. Config gives the initial values.
+type Limits struct {
+	PregreetDelay  time.Duration
+	MaxLineLength  int
+	MaxCommands    int
+	MaxErrors      int
+	CommandTimeout time.Duration
+	DataTimeout    time.Duration
+	SessionTimeout time.Duration
+}
+
+// withDefaults fills in the limits that may not be zero.
+func (lim Limits) withDefaults() Limits {
+	if lim.MaxLineLength == 0 {
+		lim.MaxLineLength = 4096
+	}
+	if lim.CommandTimeout == 0 {
+		lim.CommandTimeout = 5 * time.Minute
+	}
+	if lim.DataTimeout == 0 {
+		lim.DataTimeout = 3 * time.Minute
+	}
+	return lim
+}
+
 // handshakeTimeout bounds PROXY headers and TLS handshakes.
 const handshakeTimeout = 30 * time.Second
 
@@ -75,19 +103,12 @@ type Listener struct {
 
 	mu    sync.Mutex
 	conns map[*Conn]struct{}
+
+	lim atomic.Pointer[Limits]
 }
 
 // New starts accepting on inner. Call Close to stop.
 func New(inner net.Listener, cfg Config) *Listener {
-	if cfg.MaxLineLength == 0 {
-		cfg.MaxLineLength = 4096
-	}
-	if cfg.CommandTimeout == 0 {
-		cfg.CommandTimeout = 5 * time.Minute
-	}
-	if cfg.DataTimeout == 0 {
-		cfg.DataTimeout = 3 * time.Minute
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -98,10 +119,29 @@ func New(inner net.Listener, cfg Config) *Listener {
 		done:  make(chan struct{}),
 		conns: map[*Conn]struct{}{},
 	}
+	l.SetLimits(Limits{
+		PregreetDelay:  cfg.PregreetDelay,
+		MaxLineLength:  cfg.MaxLineLength,
+		MaxCommands:    cfg.MaxCommands,
+		MaxErrors:      cfg.MaxErrors,
+		CommandTimeout: cfg.CommandTimeout,
+		DataTimeout:    cfg.DataTimeout,
+		SessionTimeout: cfg.SessionTimeout,
+	})
 	l.wg.Add(1)
 	go l.acceptLoop()
 	return l
 }
+
+// SetLimits replaces the per-connection limits for connections accepted
+// from now on; open ones keep theirs.
+func (l *Listener) SetLimits(lim Limits) {
+	lim = lim.withDefaults()
+	l.lim.Store(&lim)
+}
+
+// Limits returns the per-connection limits new connections get.
+func (l *Listener) Limits() Limits { return *l.lim.Load() }
 
 // Accept returns the next connection that passed the edge checks.
 func (l *Listener) Accept() (net.Conn, error) {
@@ -182,6 +222,7 @@ func (l *Listener) prepare(raw net.Conn) {
 		client:  peer,
 		started: time.Now(),
 		stats:   newStats(),
+		lim:     l.lim.Load(),
 	}
 	log := l.cfg.Logger.With("conn", c.id, "listener", l.cfg.Name)
 
@@ -208,8 +249,8 @@ func (l *Listener) prepare(raw net.Conn) {
 		}
 		c.admitted = true
 	}
-	if l.cfg.SessionTimeout > 0 {
-		c.sessionEnd = c.started.Add(l.cfg.SessionTimeout)
+	if c.lim.SessionTimeout > 0 {
+		c.sessionEnd = c.started.Add(c.lim.SessionTimeout)
 	}
 	var ptr chan string
 	if l.cfg.PTR != nil {
@@ -217,8 +258,8 @@ func (l *Listener) prepare(raw net.Conn) {
 		go func(ip netip.Addr) { ptr <- l.cfg.PTR(ip) }(c.client.Addr())
 	}
 
-	if l.cfg.PregreetDelay > 0 && !l.cfg.ImplicitTLS {
-		if early, err := c.pregreet(l.cfg.PregreetDelay); err != nil || early {
+	if c.lim.PregreetDelay > 0 && !l.cfg.ImplicitTLS {
+		if early, err := c.pregreet(c.lim.PregreetDelay); err != nil || early {
 			if early {
 				c.log.Info("refused", "reason", "pregreet", "code", 554, "enhanced", "5.5.1", "evidence", "client sent data before the final 220 line")
 				c.writeRaw(fmt.Sprintf("554 5.5.1 %s Error: you talked before the greeting; wait for the final 220 line (RFC 5321 §4.3.1)\r\n", l.cfg.Hostname))

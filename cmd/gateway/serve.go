@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,7 @@ type server struct {
 	env        *backend.Holder
 	gate       *listener.Gate
 	listeners  []*listener.Listener
+	lconfs     []config.Listener // what each of listeners was started with
 	servers    []*smtp.Server
 	metrics    *metricsServer
 }
@@ -164,6 +166,7 @@ func (s *server) start(cfg *config.Config) error {
 			WriteTimeout:    cfg.Limits.CommandTimeout.D(),
 		})
 		s.listeners = append(s.listeners, g)
+		s.lconfs = append(s.lconfs, lc)
 		s.servers = append(s.servers, srv)
 		go srv.Serve(g)
 		s.log.Info("listening", "listener", lc.Name, "kind", lc.Kind, "address", ln.Addr().String(), "tls", tlsFn != nil)
@@ -205,7 +208,9 @@ func (s *server) wait() int {
 
 // reload re-reads the configuration; an invalid one is logged and the old
 // one stays in force. Sessions already running keep their settings; new
-// ones get the new. Listener addresses and limits need a restart.
+// ones get the new, [limits] included. Listeners, hostname, log settings,
+// the metrics address, max_message_bytes and max_recipients need a restart
+// (a reload that changes them says so).
 func (s *server) reload() {
 	if s.configPath == "" {
 		s.log.Warn("reload: running the embedded default, nothing to reload")
@@ -226,14 +231,61 @@ func (s *server) reload() {
 				// Sessions still using the old downstreams finish first.
 				time.AfterFunc(cfg.Relay.DataTimeout.D()+time.Minute, func() { old.router.Close() })
 			}
+			s.applyLimits(cfg)
 			for _, w := range rt.warnings {
 				s.log.Warn(w)
+			}
+			for _, k := range restartOnly(old.cfg, cfg) {
+				s.log.Warn("reload: " + k + " changed; that takes effect at the next restart")
 			}
 			s.log.Info("reloaded", "config", s.configPath)
 			return
 		}
 	}
 	s.log.Error("reload failed; the previous configuration stays in force", "config", s.configPath, "err", oneLine(err))
+}
+
+// applyLimits hands a reloaded [limits] to the connection gate and the
+// listeners: new connections get them, open ones keep theirs.
+func (s *server) applyLimits(cfg *config.Config) {
+	l := cfg.Limits
+	s.gate.SetLimits(l.MaxConnections, l.MaxConnectionsPerIP, l.ConnectionsPerMin)
+	for i, g := range s.listeners {
+		g.SetLimits(listener.Limits{
+			PregreetDelay:  pregreet(s.lconfs[i], l),
+			MaxLineLength:  l.MaxLineLength,
+			MaxCommands:    l.MaxCommands,
+			MaxErrors:      l.MaxErrors,
+			CommandTimeout: l.CommandTimeout.D(),
+			DataTimeout:    l.DataTimeout.D(),
+			SessionTimeout: l.SessionTimeout.D(),
+		})
+	}
+}
+
+// restartOnly names the settings that differ between old and cfg but are
+// fixed while the gateway runs, so that a reload says so instead of
+// pretending they changed.
+func restartOnly(old, cfg *config.Config) []string {
+	var out []string
+	if !reflect.DeepEqual(old.Listeners, cfg.Listeners) {
+		out = append(out, "[[listener]]")
+	}
+	for _, d := range []struct {
+		key      string
+		old, new any
+	}{
+		{"hostname", old.Hostname, cfg.Hostname},
+		{"limits.max_message_bytes", old.Limits.MaxMessageBytes, cfg.Limits.MaxMessageBytes},
+		{"limits.max_recipients", old.Limits.MaxRecipients, cfg.Limits.MaxRecipients},
+		{"log", old.Log, cfg.Log},
+		{"metrics.address", old.Metrics.Address, cfg.Metrics.Address},
+	} {
+		if d.old != d.new {
+			out = append(out, d.key)
+		}
+	}
+	return out
 }
 
 // shutdown stops accepting, lets transactions in flight finish (up to

@@ -72,6 +72,17 @@ func DialRaw(t testing.TB, addr, localIP string) *Raw {
 	return r
 }
 
+// WrapRaw is DialRaw for a connection the test dialed itself and may have
+// written to already (a PROXY protocol header, say): it reads the greeting.
+// A cleanup closes the connection.
+func WrapRaw(t testing.TB, conn net.Conn) *Raw {
+	t.Helper()
+	r := &Raw{conn: conn, r: bufio.NewReader(conn)}
+	t.Cleanup(r.Close)
+	r.Greeting = r.ReadReply(t)
+	return r
+}
+
 // Cmd sends line followed by CRLF and reads the reply.
 func (r *Raw) Cmd(t testing.TB, line string) Reply {
 	t.Helper()
@@ -86,6 +97,13 @@ func (r *Raw) Send(t testing.TB, data []byte) {
 	if _, err := r.conn.Write(data); err != nil {
 		t.Fatalf("Raw.Send: %v", err)
 	}
+}
+
+// Write writes p as is and returns the error instead of failing the test:
+// for goroutines other than the test's, which must not call Send.
+func (r *Raw) Write(p []byte) (int, error) {
+	_ = r.conn.SetWriteDeadline(time.Now().Add(rawTimeout))
+	return r.conn.Write(p)
 }
 
 // ReadReply reads one complete reply, failing the test on a malformed or
@@ -146,6 +164,25 @@ func (r *Raw) StartTLS(t testing.TB) {
 	_ = tc.SetDeadline(time.Now().Add(rawTimeout))
 	if err := tc.Handshake(); err != nil {
 		t.Fatalf("Raw.StartTLS: handshake: %v", err)
+	}
+	_ = tc.SetDeadline(time.Time{})
+	r.conn, r.r = tc, bufio.NewReader(tc)
+}
+
+// Handshake performs the client side of a TLS handshake now, without
+// sending STARTTLS: for tests that sent STARTTLS themselves together with
+// other bytes (STARTTLS injection). Bytes the server sent in the clear
+// before the handshake fail the test.
+func (r *Raw) Handshake(t testing.TB) {
+	t.Helper()
+	if n := r.r.Buffered(); n > 0 {
+		extra, _ := r.r.Peek(n)
+		t.Fatalf("Raw.Handshake: server sent %q in the clear before the handshake", extra)
+	}
+	tc := tls.Client(r.conn, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // test client, self-signed servers
+	_ = tc.SetDeadline(time.Now().Add(rawTimeout))
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("Raw.Handshake: %v", err)
 	}
 	_ = tc.SetDeadline(time.Time{})
 	r.conn, r.r = tc, bufio.NewReader(tc)
