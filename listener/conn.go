@@ -694,7 +694,7 @@ func (c *Conn) Close() error {
 		c.closed.Store(true)
 		c.mu.Lock()
 		cur := c.cur
-		notes := c.notes
+		notes := append([]any(nil), c.notes...)
 		c.mu.Unlock()
 		if tc, ok := cur.(*tls.Conn); ok {
 			// Don't let close_notify block on a dead peer.
