@@ -4,7 +4,10 @@ import (
 	"context"
 	"strings"
 
+	"github.com/emersion/go-smtp"
+
 	"gateway/heloguard"
+	"gateway/listener"
 	"gateway/resolver"
 )
 
@@ -145,4 +148,30 @@ func (s *Session) currentVerdict() (heloguard.Verdict, bool) {
 		}
 	}
 	return v, ok
+}
+
+// MissingGreeting answers MAIL sent before any HELO/EHLO (the check
+// "required") with the HELO policy's reply for it, for the listener guard
+// to send in place of go-smtp's own 502. "" leaves it to go-smtp: no
+// policy, an exempt client, or an action that does not refuse (go-smtp
+// refuses such a MAIL anyway; it cannot run a transaction without a
+// greeting).
+func (b *Backend) MissingGreeting(c *listener.Conn) string {
+	env := b.env.Load()
+	if env.HELO == nil {
+		return ""
+	}
+	// No resolver: "required" needs no DNS, and nothing else can fail
+	// without a name.
+	v := env.HELO.Evaluate(context.Background(), heloguard.Client{IP: c.Client().Addr()}, nil)
+	r := v.Refusal
+	if r == nil || v.Exempt != "" {
+		return ""
+	}
+	// The client never sent EHLO, so it never asked for enhanced codes.
+	wire := wireReply(&smtp.SMTPError{Code: r.Code, EnhancedCode: smtp.NoEnhancedCode, Message: r.Text})
+	c.Logger().Info("reject", "command", "MAIL", "check", r.Check, "code", r.Code,
+		"enhanced", r.EnhancedString(), "reply", wire, "evidence", r.Evidence, "stage", "mail")
+	b.metrics.Refused(b.lis.Name, "MAIL", r.Check, r.Code)
+	return strings.ReplaceAll(wire, "\n", "\r\n")
 }

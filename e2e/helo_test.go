@@ -1035,9 +1035,33 @@ func TestCheckHeloAgreesWithServer(t *testing.T) {
 	}
 }
 
-// required: go-smtp itself refuses MAIL before any HELO/EHLO and a
-// greeting without a name, under every profile (the engine's reply table
-// is not consulted: the session does not exist yet).
+// required: MAIL before any HELO/EHLO gets the profile's reply for the
+// check (sent by the listener guard, without enhanced code: the client
+// never said EHLO); under monitor, where the check only tags, go-smtp's own
+// 502 stays (it cannot run a transaction without a greeting). A greeting
+// without a name is go-smtp's 501 under every profile.
+func TestHELORequiredByProfile(t *testing.T) {
+	for _, tc := range []struct{ profile, want string }{
+		{"cpanel", "550-no HELO/EHLO was sent; send EHLO with your server's public hostname (e.g. mail.example.com) first (check: required)\n550 Access denied - Invalid HELO name (See RFC2821 4.1.1.1)"},
+		{"postfix", "503-no HELO/EHLO was sent; send EHLO with your server's public hostname (e.g. mail.example.com) first (check: required)\n503 Error: send HELO/EHLO first"},
+	} {
+		t.Run(tc.profile, func(t *testing.T) {
+			e := heloSetup(t, "[helo]\nprofile = \""+tc.profile+"\"\n", opts{})
+			r := e2etest.DialRaw(t, e.mx, ipGood)
+			if rep := r.Cmd(t, "MAIL FROM:<"+sender+">"); wire(rep) != tc.want {
+				t.Errorf("MAIL before EHLO:\n got %q\nwant %q", wire(rep), tc.want)
+			}
+			e.gw.WaitLog(t, "check=required", 5*time.Second)
+			if rep := r.Cmd(t, "EHLO "+clientHELO); rep.Code != 250 {
+				t.Errorf("EHLO: %q", wire(rep))
+			}
+			if rep := r.Cmd(t, "MAIL FROM:<"+sender+">"); rep.Code != 250 {
+				t.Errorf("MAIL after EHLO: %q", wire(rep))
+			}
+		})
+	}
+}
+
 func TestHELORequired(t *testing.T) {
 	e := heloSetup(t, "[helo]\nprofile = \"monitor\"\n", opts{})
 	r := e2etest.DialRaw(t, e.mx, ipGood)

@@ -320,6 +320,10 @@ func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 		c.greetings++
 		c.mu.Unlock()
 		c.ehloPending = verb == "EHLO" && c.l.cfg.TLS != nil && c.TLS() == nil && !c.l.cfg.ImplicitTLS
+	case verb == "MAIL" && c.greetings == 0 && c.l.cfg.BeforeGreeting != nil:
+		if reply := c.l.cfg.BeforeGreeting(c); reply != "" {
+			return true, c.answer("mail", reply)
+		}
 	case verb == "DATA":
 		c.dataPending = true
 	case verb == "BDAT":

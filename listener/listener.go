@@ -59,6 +59,11 @@ type Config struct {
 	// own time, "" when there is no name. It runs alongside the pregreet
 	// wait, so it rarely delays the greeting.
 	PTR func(ip netip.Addr) string
+	// BeforeGreeting, if set, answers MAIL sent before any HELO/EHLO: a
+	// reply of one or more CRLF-separated lines to send instead of
+	// go-smtp's own "502 5.5.1 Please introduce yourself first", or ""
+	// to leave it to go-smtp. It logs its own refusal.
+	BeforeGreeting func(c *Conn) string
 }
 
 // Limits are the per-connection limits of a Listener, which SetLimits may

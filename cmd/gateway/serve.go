@@ -132,6 +132,12 @@ func (s *server) start(cfg *config.Config) error {
 		if rt.certs != nil {
 			tlsFn = s.tlsConfig
 		}
+		be := backend.New(s.env, backend.Listener{
+			Name:              lc.Name,
+			Kind:              lc.Kind,
+			AuthEnabled:       lc.AuthEnabled(),
+			AllowInsecureAuth: lc.AllowInsecureAuth,
+		}, s.log, s.metrics.backend())
 		g := listener.New(ln, listener.Config{
 			Name:           lc.Name,
 			Kind:           lc.Kind,
@@ -152,13 +158,8 @@ func (s *server) start(cfg *config.Config) error {
 			OnRefuse:       s.metrics.refused,
 			OnConnect:      s.metrics.connected,
 			PTR:            s.lookupPTR,
+			BeforeGreeting: be.MissingGreeting,
 		})
-		be := backend.New(s.env, backend.Listener{
-			Name:              lc.Name,
-			Kind:              lc.Kind,
-			AuthEnabled:       lc.AuthEnabled(),
-			AllowInsecureAuth: lc.AllowInsecureAuth,
-		}, s.log, s.metrics.backend())
 		srv := backend.NewServer(be, backend.ServerOptions{
 			Hostname:        cfg.Hostname,
 			MaxMessageBytes: cfg.Limits.MaxMessageBytes,
