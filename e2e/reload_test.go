@@ -1,0 +1,156 @@
+package e2e
+
+// SIGHUP reloads certificates and users (issue: submission/AUTH): a new
+// certificate is served to new TLS sessions, a user added to users_file can
+// log in, a removed one cannot, and a session opened before the reload
+// carries on undisturbed.
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"gateway/internal/e2etest"
+)
+
+// writeNamedCert writes a self-signed certificate for cn and its key.
+func writeNamedCert(t *testing.T, certFile, keyFile, cn string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: cn, Organization: []string{cn}},
+		DNSNames:     []string{gwHost},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Write then rename, as certbot and friends do.
+	for file, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "PRIVATE KEY", Bytes: kder}} {
+		if err := os.WriteFile(file+".new", pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(file+".new", file); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// peerCN connects to an implicit-TLS listener and returns the
+// certificate's organization.
+func peerCN(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("TLS to %s: %v", addr, err)
+	}
+	defer c.Close()
+	return c.ConnectionState().PeerCertificates[0].Subject.CommonName
+}
+
+func TestReloadCertificatesAndUsers(t *testing.T) {
+	e2etest.Require(t, "postfix", "swaks")
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeNamedCert(t, certFile, keyFile, "first-cert")
+	usersFile := filepath.Join(dir, "users")
+	hash := hashPassword(t, password)
+	if err := os.WriteFile(usersFile, []byte("alice@example.com:"+hash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	subs := e2etest.FreeAddr(t, "127.0.0.1")
+	e := setup(t, &e2etest.PostfixOptions{}, opts{
+		listeners: fmt.Sprintf("[[listener]]\nname = \"submissions\"\naddress = %q\nkind = \"submissions\"\n", subs),
+		extra:     fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[auth]\nusers_file = %q\n", certFile, keyFile, usersFile),
+	})
+	if cn := peerCN(t, subs); cn != "first-cert" {
+		t.Fatalf("certificate before reload: %q", cn)
+	}
+	login := func(user string) (string, int) {
+		return e2etest.Swaks(t, "--server", subs, "--tls-on-connect", "--auth", "PLAIN", "--auth-user", user,
+			"--auth-password", password, "--ehlo", "laptop.sender-e2e.net", "--from", user, "--to", "bob@example.com")
+	}
+	if out, code := login("bob@example.com"); code == 0 || !strings.Contains(out, "535 5.7.8") {
+		t.Fatalf("bob before he is added: exit %d\n%s", code, out)
+	}
+
+	// A session opened before the reload, authenticated, mid-way.
+	old, err := tls.Dial("tcp", subs, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	oldR := e2etest.WrapRaw(t, old)
+	oldR.Cmd(t, "EHLO laptop.sender-e2e.net")
+	cred := base64.StdEncoding.EncodeToString([]byte("\x00alice@example.com\x00" + password))
+	if rep := oldR.Cmd(t, "AUTH PLAIN "+cred); rep.Code != 235 {
+		t.Fatalf("AUTH in the old session: %s", rep)
+	}
+
+	writeNamedCert(t, certFile, keyFile, "second-cert")
+	users := "bob@example.com:" + hash + "\n" // alice removed, bob added
+	if err := os.WriteFile(usersFile, []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.gw.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	e.gw.WaitLog(t, "msg=reloaded", 10*time.Second)
+
+	if cn := peerCN(t, subs); cn != "second-cert" {
+		t.Errorf("certificate after reload: %q, want second-cert", cn)
+	}
+	if out, code := login("bob@example.com"); code != 0 {
+		t.Errorf("bob after he was added: exit %d\n%s", code, out)
+	}
+	if out, code := login("alice@example.com"); code == 0 || !strings.Contains(out, "535 5.7.8") {
+		t.Errorf("alice after she was removed: exit %d\n%s", code, out)
+	}
+	// The old session was not dropped and still sends.
+	for _, c := range []string{"MAIL FROM:<alice@example.com>", "RCPT TO:<bob@example.com>"} {
+		if rep := oldR.Cmd(t, c); rep.Code != 250 {
+			t.Fatalf("old session %s: %s", c, rep)
+		}
+	}
+	if rep := oldR.Cmd(t, "DATA"); rep.Code != 354 {
+		t.Fatalf("old session DATA: %s", rep)
+	}
+	oldR.Send(t, []byte("Subject: from before the reload\r\n\r\nstill here\r\n.\r\n"))
+	if rep := oldR.ReadReply(t); rep.Code != 250 {
+		t.Fatalf("old session end of data: %s", rep)
+	}
+	msgs := e.postfix.WaitMessages(t, 2, 20*time.Second)
+	found := false
+	for _, m := range msgs {
+		found = found || strings.Contains(string(m.Raw), "from before the reload")
+	}
+	if !found {
+		t.Errorf("the old session's message did not arrive")
+	}
+}
