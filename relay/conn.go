@@ -17,8 +17,10 @@ import (
 // conn is one SMTP connection to the downstream.
 type conn struct {
 	raw       net.Conn // the TCP connection: deadlines and forced close
+	w         net.Conn // what client writes to (raw, or TLS over it): DATA goes here in bulk
 	client    *smtp.Client
 	buf       []byte    // DATA copy buffer, reused by every transaction
+	stuffed   []byte    // dot-stuffing scratch, reused likewise
 	idleSince time.Time // when it went back to the pool
 }
 
@@ -82,7 +84,7 @@ func (t *SMTPTarget) connectOnce(ctx context.Context, startTLS bool) (_ *conn, e
 	if err := c.Hello(t.cfg.HeloName); err != nil {
 		return nil, opError(ctx, "greeting", replyText(err))
 	}
-	return &conn{raw: raw, client: c, buf: make([]byte, dataBufSize)}, nil
+	return &conn{raw: raw, w: nc, client: c, buf: make([]byte, dataBufSize), stuffed: make([]byte, 0, dataBufSize+dataBufSize/4)}, nil
 }
 
 // startTLS reads the greeting, says EHLO and, when STARTTLS is offered,

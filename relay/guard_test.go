@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"io"
 	"testing"
 )
 
@@ -41,4 +42,65 @@ func TestCRLFGuard(t *testing.T) {
 			})
 		}
 	}
+}
+
+// crlfGuard (the reference dotStuffer is checked against) writes a message whose line endings should all be CRLF to the
+// go-smtp data writer, turning any bare CR into CRLF. The data writer
+// (textproto's DotWriter) dot-stuffs lines and turns bare LF into CRLF but
+// passes a bare CR through, after which a line starting with "." would
+// not be stuffed: an end of data for a downstream that takes a bare CR as
+// a line end (SMTP smuggling). message.Filter makes this a no-op; the
+// guard keeps relay safe on its own.
+type crlfGuard struct {
+	w  io.Writer
+	cr bool // the last byte written was a CR
+}
+
+var lf = []byte{'\n'}
+
+func (g *crlfGuard) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if g.cr && p[0] != '\n' {
+		if _, err := g.w.Write(lf); err != nil {
+			return 0, err
+		}
+	}
+	g.cr = false
+	start := 0
+	for i := 0; ; {
+		j := bytes.IndexByte(p[i:], '\r')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+		if i == len(p) {
+			g.cr = true
+			break
+		}
+		if p[i] != '\n' {
+			if _, err := g.w.Write(p[start:i]); err != nil {
+				return start, err
+			}
+			if _, err := g.w.Write(lf); err != nil {
+				return i, err
+			}
+			start = i
+		}
+	}
+	if _, err := g.w.Write(p[start:]); err != nil {
+		return start, err
+	}
+	return len(p), nil
+}
+
+// Close ends a message that stopped on a CR.
+func (g *crlfGuard) Close() error {
+	if !g.cr {
+		return nil
+	}
+	g.cr = false
+	_, err := g.w.Write(lf)
+	return err
 }

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -202,8 +201,13 @@ func (tx *smtpTx) Data(ctx context.Context, r io.Reader) (*Reply, error) {
 
 	// Stream the message; on any failure drop the connection so that
 	// the end of data is never sent (RFC 5321 §4.1.1.4: the downstream
-	// then discards what it got).
-	w := &crlfGuard{w: dc}
+	// then discards what it got). The body goes to the connection in
+	// bulk (go-smtp's data writer works byte by byte and flushes every
+	// 4 KB); the writer's buffer is empty after the 354, so the order
+	// holds.
+	// (The scratch is not handed back: cn may be in the pool again by
+	// the time this returns. It is sized for the usual case.)
+	w := newDotStuffer(cn.w, cn.stuffed)
 	for {
 		n, rerr := r.Read(cn.buf)
 		if n > 0 {
@@ -232,8 +236,11 @@ func (tx *smtpTx) Data(ctx context.Context, r io.Reader) (*Reply, error) {
 		return nil, tx.end(ctx, "writing message", ctx.Err())
 	}
 	cn.raw.SetWriteDeadline(time.Now().Add(tx.t.cfg.DataTimeout))
-	if err := w.Close(); err != nil {
-		return nil, tx.end(ctx, "writing message", err)
+	if w.Pending() {
+		// Through go-smtp's writer, which then ends with exactly ".\r\n".
+		if _, err := dc.Write(crlf); err != nil {
+			return nil, tx.end(ctx, "writing message", err)
+		}
 	}
 	resp, err := dc.CloseWithResponse()
 	if err == nil {
@@ -280,67 +287,6 @@ func (tx *smtpTx) Abort() {
 	err := c.Reset()
 	c.CommandTimeout = tx.t.cfg.CommandTimeout
 	tx.finish(err == nil)
-}
-
-// crlfGuard writes a message whose line endings should all be CRLF to the
-// go-smtp data writer, turning any bare CR into CRLF. The data writer
-// (textproto's DotWriter) dot-stuffs lines and turns bare LF into CRLF but
-// passes a bare CR through, after which a line starting with "." would
-// not be stuffed: an end of data for a downstream that takes a bare CR as
-// a line end (SMTP smuggling). message.Filter makes this a no-op; the
-// guard keeps relay safe on its own.
-type crlfGuard struct {
-	w  io.Writer
-	cr bool // the last byte written was a CR
-}
-
-var lf = []byte{'\n'}
-
-func (g *crlfGuard) Write(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	if g.cr && p[0] != '\n' {
-		if _, err := g.w.Write(lf); err != nil {
-			return 0, err
-		}
-	}
-	g.cr = false
-	start := 0
-	for i := 0; ; {
-		j := bytes.IndexByte(p[i:], '\r')
-		if j < 0 {
-			break
-		}
-		i += j + 1
-		if i == len(p) {
-			g.cr = true
-			break
-		}
-		if p[i] != '\n' {
-			if _, err := g.w.Write(p[start:i]); err != nil {
-				return start, err
-			}
-			if _, err := g.w.Write(lf); err != nil {
-				return i, err
-			}
-			start = i
-		}
-	}
-	if _, err := g.w.Write(p[start:]); err != nil {
-		return start, err
-	}
-	return len(p), nil
-}
-
-// Close ends a message that stopped on a CR.
-func (g *crlfGuard) Close() error {
-	if !g.cr {
-		return nil
-	}
-	g.cr = false
-	_, err := g.w.Write(lf)
-	return err
 }
 
 func isASCII(s string) bool {
