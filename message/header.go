@@ -82,6 +82,12 @@ func (h *headerRewriter) Read(p []byte) (int, error) {
 		}
 		if !h.inHeader {
 			if n > 0 {
+				// Add the body bytes already at hand (no blocking): one
+				// write downstream instead of two.
+				if h.br.Buffered() > 0 {
+					c, _ := h.br.Read(p[n:])
+					n += c
+				}
 				break
 			}
 			return h.readBody(p)
