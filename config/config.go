@@ -177,4 +177,8 @@ type Log struct {
 // Metrics configures the Prometheus endpoint.
 type Metrics struct {
 	Address string `toml:"address"`
+	// Pprof serves Go's /debug/pprof/ profiles on the same address: for
+	// finding what a busy gateway spends its CPU on. Off by default (the
+	// profiles reveal internals; keep the address private).
+	Pprof bool `toml:"pprof"`
 }

@@ -925,3 +925,23 @@ func TestOpsSystemdUnit(t *testing.T) {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+// The profiler is off unless [metrics] pprof = true.
+func TestOpsPprof(t *testing.T) {
+	e2etest.Require(t, "curl")
+	for _, on := range []bool{false, true} {
+		met := e2etest.FreeAddr(t, "127.0.0.1")
+		mx := e2etest.FreeAddr(t, "127.0.0.1")
+		o := opts{mx: mx, dns: startDNS(t), downstream: "maildir:" + t.TempDir(),
+			extra: fmt.Sprintf("[metrics]\naddress = %q\npprof = %v\n", met, on)}
+		e2etest.StartGateway(t, o.toml(), mx, met)
+		out, code := e2etest.Curl(t, "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://"+met+"/debug/pprof/goroutine?debug=1")
+		if code != 0 {
+			t.Fatalf("curl: exit %d %s", code, out)
+		}
+		want := map[bool]string{false: "404", true: "200"}[on]
+		if strings.TrimSpace(out) != want {
+			t.Errorf("pprof = %v: /debug/pprof/goroutine = %s, want %s", on, out, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,7 +68,7 @@ func addStats(a, b resolver.Stats) resolver.Stats {
 	}
 }
 
-func startMetrics(addr string, s *server) (*metricsServer, error) {
+func startMetrics(addr string, pprofOn bool, s *server) (*metricsServer, error) {
 	ms := &metricsServer{m: metrics.New(), s: s}
 	ms.m.Gauge("gateway_sessions_active", "SMTP sessions (client connections) open across all listeners.", nil, func() float64 { return float64(s.gate.Open()) })
 	ms.m.Counter("gateway_dns_queries_total", "DNS lookups asked of the resolver.", nil, func() float64 { return float64(ms.dns.stats(s).Queries) })
@@ -89,6 +90,13 @@ func startMetrics(addr string, s *server) (*metricsServer, error) {
 	})
 
 	mux := http.NewServeMux()
+	if pprofOn {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(ms.m.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")

@@ -116,7 +116,7 @@ func labConfig() (*config.Config, string, error) {
 // start opens every listener; any failure stops the start.
 func (s *server) start(cfg *config.Config) error {
 	if cfg.Metrics.Address != "" {
-		m, err := startMetrics(cfg.Metrics.Address, s)
+		m, err := startMetrics(cfg.Metrics.Address, cfg.Metrics.Pprof, s)
 		if err != nil {
 			return err
 		}
