@@ -32,7 +32,7 @@ func Parse(data []byte, name string) (*Config, error) {
 			// Type mismatches come as plain errors: "toml: line 11 (last
 			// key "limits.max_recipients"): incompatible types: ...".
 			if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
-				return nil, fmt.Errorf("%s:%s: %s: %s", name, m[1], m[2], m[3])
+				return nil, fmt.Errorf("%s:%s: %s: %s", name, m[1], m[2], typeHint(m[3]))
 			}
 			return nil, fmt.Errorf("%s: %v", name, err)
 		}
@@ -96,4 +96,27 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// typeMismatch is BurntSushi/toml's text for a value of the wrong type.
+var typeMismatch = regexp.MustCompile(`incompatible types: TOML value has type (\S+); destination has type (\S+)`)
+
+// typeHint says what to write instead, in the operator's terms.
+func typeHint(msg string) string {
+	m := typeMismatch.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	words := map[string]string{
+		"string": "a quoted string", "integer": "a whole number without quotes",
+		"float": "a number", "bool": "true or false (without quotes)",
+		"boolean": "true or false (without quotes)",
+		"slice":   "a list in brackets, e.g. [\"a\", \"b\"]", "array": "a list in brackets, e.g. [\"a\", \"b\"]",
+		"map": "a table", "struct": "a table", "table": "a table",
+	}
+	want, got := words[m[2]], m[1]
+	if want == "" {
+		want = m[2]
+	}
+	return fmt.Sprintf("wrong type: write %s here, not a %s", want, got)
 }

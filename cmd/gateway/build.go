@@ -201,6 +201,14 @@ func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
 		needed = needed || l.AuthEnabled()
 	}
 	if !needed {
+		// Users nobody can log in as yet are still checked: a plain-text
+		// password or a broken users file is refused now, not on the
+		// day a submission listener is added.
+		if a.Backend != "downstream" && (len(a.Users) > 0 || a.UsersFile != "") {
+			if _, err := auth.NewStore(authUsers(a.Users), a.UsersFile); err != nil {
+				return env, err
+			}
+		}
 		return env, nil
 	}
 	env.AllowAuthzid = a.AllowAuthzid
@@ -254,11 +262,7 @@ func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
 			env.Owns = func(user, addr string) bool { return auth.User{Name: user}.Owns(addr) }
 		}
 	default:
-		users := make([]auth.User, 0, len(a.Users))
-		for _, u := range a.Users {
-			users = append(users, auth.User{Name: u.Name, PasswordHash: u.PasswordHash, Addresses: u.Addresses})
-		}
-		store, err := auth.NewStore(users, a.UsersFile)
+		store, err := auth.NewStore(authUsers(a.Users), a.UsersFile)
 		if err != nil {
 			return env, err
 		}
@@ -327,6 +331,15 @@ func buildTarget(cfg *config.Config, ds string, o routeOverrides) (relay.Target,
 		return nil, err
 	}
 	return relay.NewSMTP(sc)
+}
+
+// authUsers converts the [[auth.user]] entries.
+func authUsers(cu []config.User) []auth.User {
+	users := make([]auth.User, 0, len(cu))
+	for _, u := range cu {
+		users = append(users, auth.User{Name: u.Name, PasswordHash: u.PasswordHash, Addresses: u.Addresses})
+	}
+	return users
 }
 
 // loadCAFile reads [relay] ca_file (nil when unset: the system roots).
