@@ -92,7 +92,9 @@ func TestErrors(t *testing.T) {
 			func(s string) string { return s + "[limits]\nmax_recipients = \"many\"\n" },
 			[]string{"t.toml:11", "max_recipients", "write a whole number without quotes here, not a string"}},
 		{"string for a list says how to write a list",
-			func(s string) string { return strings.Replace(s, `local_domains = ["example.com"]`, `local_domains = "example.com"`, 1) },
+			func(s string) string {
+				return strings.Replace(s, `local_domains = ["example.com"]`, `local_domains = "example.com"`, 1)
+			},
 			[]string{"local_domains", `write a list in brackets`}},
 		{"syntax error keeps line",
 			func(s string) string { return s + "[limits\n" },
