@@ -17,6 +17,7 @@ type Metrics struct {
 	heloChecks  *prometheus.CounterVec
 	authTotal   *prometheus.CounterVec
 	relayed     *prometheus.CounterVec
+	relayEvents *prometheus.CounterVec
 	relayTime   *prometheus.HistogramVec
 	msgSize     prometheus.Histogram
 }
@@ -48,6 +49,10 @@ func New() *Metrics {
 			Name: "gateway_relay_messages_total",
 			Help: "Messages handed to downstreams, by downstream and outcome (delivered, rejected, deferred, failed).",
 		}, []string{"downstream", "outcome"}),
+		relayEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_relay_connection_events_total",
+			Help: "Downstream connection pool events by downstream and event (dial, dial_error, reuse, pool_wait, pool_timeout, healthcheck_fail, discard, idle_close, starttls, starttls_fallback, retry).",
+		}, []string{"downstream", "event"}),
 		relayTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gateway_relay_duration_seconds",
 			Help:    "Time from the start of DATA to the downstream's reply to the final dot.",
@@ -59,7 +64,7 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(1024, 4, 10),
 		}),
 	}
-	reg.MustRegister(m.connections, m.refusals, m.heloChecks, m.authTotal, m.relayed, m.relayTime, m.msgSize)
+	reg.MustRegister(m.connections, m.refusals, m.heloChecks, m.authTotal, m.relayed, m.relayEvents, m.relayTime, m.msgSize)
 	return m
 }
 
@@ -113,6 +118,14 @@ func (m *Metrics) RelayDone(downstream, outcome string, latency time.Duration, s
 		m.relayTime.WithLabelValues(downstream).Observe(latency.Seconds())
 		m.msgSize.Observe(float64(size))
 	}
+}
+
+// RelayEvent counts one downstream connection pool event.
+func (m *Metrics) RelayEvent(downstream, event string) {
+	if m == nil {
+		return
+	}
+	m.relayEvents.WithLabelValues(downstream, event).Inc()
 }
 
 // Gauge registers a gauge whose value is read at scrape time.

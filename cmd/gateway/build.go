@@ -40,6 +40,9 @@ type buildOptions struct {
 	// reuseRouter keeps a router whose [relay] is unchanged across reloads,
 	// so pooled downstream connections survive a SIGHUP.
 	reuse *gwRuntime
+	// observe, if set, hears the downstream pools' connection events
+	// (dial, reuse, discard...), for the metrics.
+	observe func(downstream, event string)
 }
 
 func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
@@ -89,7 +92,7 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 		if o.reuse != nil && o.reuse.router != nil && sameRelay(o.reuse.cfg, cfg) {
 			rt.router = o.reuse.router
 		} else {
-			rt.router, err = buildRouter(cfg)
+			rt.router, err = buildRouter(cfg, o.observe)
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -274,9 +277,9 @@ func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
 	return env, nil
 }
 
-func buildRouter(cfg *config.Config) (*relay.Router, error) {
+func buildRouter(cfg *config.Config, observe func(downstream, event string)) (*relay.Router, error) {
 	r := cfg.Relay
-	def, err := buildTarget(cfg, r.Downstream, routeOverrides{})
+	def, err := buildTarget(cfg, r.Downstream, routeOverrides{observe: observe})
 	if err != nil {
 		return nil, fmt.Errorf("relay.downstream: %w", err)
 	}
@@ -284,6 +287,7 @@ func buildRouter(cfg *config.Config) (*relay.Router, error) {
 	for i, rt := range r.Routes {
 		t, err := buildTarget(cfg, rt.Downstream, routeOverrides{
 			helo: rt.HeloName, source: rt.SourceAddress, tls: rt.TLS, verify: rt.TLSVerify, serverName: rt.TLSServerName,
+			observe: observe,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("relay.route[%d].downstream: %w", i, err)
@@ -296,6 +300,7 @@ func buildRouter(cfg *config.Config) (*relay.Router, error) {
 type routeOverrides struct {
 	helo, source, tls, serverName string
 	verify                        *bool
+	observe                       func(downstream, event string)
 }
 
 // buildTarget makes one downstream. Routes that name the same downstream
@@ -326,6 +331,10 @@ func buildTarget(cfg *config.Config, ds string, o routeOverrides) (relay.Target,
 	}
 	if o.verify != nil {
 		sc.TLSVerify = *o.verify
+	}
+	if o.observe != nil {
+		name := scheme + "://" + rest
+		sc.Observe = func(event string) { o.observe(name, event) }
 	}
 	if sc.RootCAs, err = loadCAFile(r.CAFile); err != nil {
 		return nil, err

@@ -199,6 +199,14 @@ func (ms *metricsServer) shuttingDown() {
 	}
 }
 
+// relayEvent counts a downstream pool event (s.metrics is set before any
+// session can cause one).
+func (s *server) relayEvent(downstream, event string) {
+	if s.metrics != nil {
+		s.metrics.m.RelayEvent(downstream, event)
+	}
+}
+
 func (ms *metricsServer) refused(listener, reason string) {
 	if ms != nil {
 		ms.m.ConnectionRefused(listener, reason)

@@ -67,7 +67,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	overrideDNS(cfg, *dnsFlag)
 	log := newLogger(cfg.Log, stderr)
 
-	rt, err := build(cfg, buildOptions{})
+	s := &server{log: log, configPath: *configPath}
+	rt, err := build(cfg, buildOptions{observe: s.relayEvent})
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway: configuration problems:\n%v\n", err)
 		return 1
@@ -75,7 +76,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	for _, w := range rt.warnings {
 		log.Warn(w)
 	}
-	s := &server{log: log, configPath: *configPath, env: backend.NewHolder(rt.env)}
+	s.env = backend.NewHolder(rt.env)
 	s.current.Store(rt)
 	s.gate = &listener.Gate{
 		MaxConns:   cfg.Limits.MaxConnections,
@@ -220,7 +221,7 @@ func (s *server) reload() {
 	cfg, err := config.Load(s.configPath)
 	if err == nil {
 		var rt *gwRuntime
-		rt, err = build(cfg, buildOptions{reuse: s.current.Load()})
+		rt, err = build(cfg, buildOptions{reuse: s.current.Load(), observe: s.relayEvent})
 		if err == nil {
 			old := s.current.Load()
 			if rt.certs == nil {
