@@ -810,6 +810,7 @@ func checkHeloConfig(t *testing.T, dnsAddr, helo string) string {
 // checkHeloReport mirrors the JSON of `gateway check-helo -json`.
 type checkHeloReport struct {
 	HELO      string   `json:"helo"`
+	Verb      string   `json:"verb"`
 	ClientIP  string   `json:"client_ip"`
 	Profile   string   `json:"profile"`
 	Stage     string   `json:"stage"`
@@ -1016,19 +1017,28 @@ func TestCheckHeloAgreesWithServer(t *testing.T) {
 				{ipNoPTR, "mon-serveur"}, {ipGood, "localhost"}, {ipGood, "127.0.0.1"}, {ipGood, "[192.168.1.1]"},
 				{ipGood, "server1.local"}, {ipGood, "fakedomain.xyz"}, {ipNoPTR, "[127.0.0.3]"},
 			} {
-				stdout, stderr, code := e2etest.RunGateway(t, "check-helo", "-config", e.gw.ConfigPath(), "-ip", c.ip, "-json", c.name)
-				var rep checkHeloReport
-				if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-					t.Fatalf("%s from %s: %v\n%s%s", c.name, c.ip, err, stdout, stderr)
-				}
-				conv := heloTalk(t, e.mx, c.ip, "EHLO", c.name)
-				stage, reply := conv.refusal()
-				predicted := map[string]string{"helo": rep.Replies.HELO, "mail": rep.Replies.Mail, "rcpt": rep.Replies.Rcpt}
-				switch {
-				case rep.Accepted != (stage == "") || rep.Accepted != (code == 0):
-					t.Errorf("%s from %s: check-helo accepted=%v exit %d, server refused at %q", c.name, c.ip, rep.Accepted, code, stage)
-				case stage != "" && (stage != rep.Stage || predicted[stage] != reply):
-					t.Errorf("%s from %s: check-helo predicts at %s\n%s\nserver said at %s\n%s", c.name, c.ip, rep.Stage, predicted[rep.Stage], stage, reply)
+				for _, verb := range []string{"EHLO", "HELO"} {
+					args := []string{"check-helo", "-config", e.gw.ConfigPath(), "-ip", c.ip, "-json"}
+					if verb == "HELO" {
+						args = append(args, "-helo")
+					}
+					stdout, stderr, code := e2etest.RunGateway(t, append(args, c.name)...)
+					var rep checkHeloReport
+					if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+						t.Fatalf("%s from %s: %v\n%s%s", c.name, c.ip, err, stdout, stderr)
+					}
+					if rep.Verb != verb {
+						t.Errorf("%s: report verb %q, want %q", c.name, rep.Verb, verb)
+					}
+					conv := heloTalk(t, e.mx, c.ip, verb, c.name)
+					stage, reply := conv.refusal()
+					predicted := map[string]string{"helo": rep.Replies.HELO, "mail": rep.Replies.Mail, "rcpt": rep.Replies.Rcpt}
+					switch {
+					case rep.Accepted != (stage == "") || rep.Accepted != (code == 0):
+						t.Errorf("%s %s from %s: check-helo accepted=%v exit %d, server refused at %q", verb, c.name, c.ip, rep.Accepted, code, stage)
+					case stage != "" && (stage != rep.Stage || predicted[stage] != reply):
+						t.Errorf("%s %s from %s: check-helo predicts at %s\n%s\nserver said at %s\n%s", verb, c.name, c.ip, rep.Stage, predicted[rep.Stage], stage, reply)
+					}
 				}
 			}
 		})

@@ -15,6 +15,7 @@ import (
 // each failure. It marshals to JSON as is.
 type Report struct {
 	HELO      string        `json:"helo"`
+	Verb      string        `json:"verb"` // "EHLO" or "HELO": how the client greeted
 	ClientIP  string        `json:"client_ip"`
 	Profile   string        `json:"profile"`
 	Stage     Stage         `json:"stage"`
@@ -54,8 +55,13 @@ const notReached = "(not reached: refused earlier)"
 
 // Report describes a verdict for the operator.
 func (p *Policy) Report(v Verdict) Report {
+	verb := "HELO"
+	if v.Client.EHLO {
+		verb = "EHLO"
+	}
 	r := Report{
 		HELO:      v.Client.HELO,
+		Verb:      verb,
 		ClientIP:  "unknown",
 		Profile:   p.profile,
 		Stage:     p.stage,
@@ -158,7 +164,7 @@ func (r Report) WriteText(w io.Writer) error {
 
 	ew.printf("\nreplies:\n")
 	for _, st := range [...]struct{ verb, text string }{
-		{"EHLO", r.Replies.HELO}, {"MAIL", r.Replies.Mail}, {"RCPT", r.Replies.Rcpt},
+		{r.Verb, r.Replies.HELO}, {"MAIL", r.Replies.Mail}, {"RCPT", r.Replies.Rcpt},
 	} {
 		ew.printf("  %-4s  %s\n", st.verb, strings.ReplaceAll(st.text, "\n", "\n        "))
 	}

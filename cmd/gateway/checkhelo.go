@@ -23,12 +23,13 @@ func checkHELO(args []string, stdout, stderr io.Writer) int {
 	ipFlag := fs.String("ip", "", "the client's address (default: the name's first A/AAAA record)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	authed := fs.Bool("auth", false, "evaluate as an authenticated client")
+	plainHELO := fs.Bool("helo", false, "evaluate as a client that said HELO, not EHLO (replies without enhanced status codes)")
 	dnsFlag := fs.String("dns", "", "DNS servers to use instead of [dns] servers, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: gateway check-helo [-config FILE] [-ip ADDRESS] [-json] [-auth] [-dns SERVERS] NAME")
+		fmt.Fprintln(stderr, "usage: gateway check-helo [-config FILE] [-ip ADDRESS] [-json] [-auth] [-helo] [-dns SERVERS] NAME")
 		return 2
 	}
 	name := fs.Arg(0)
@@ -77,7 +78,7 @@ func checkHELO(args []string, stdout, stderr io.Writer) int {
 		IP:            ip,
 		HELO:          name,
 		Sent:          true,
-		EHLO:          true,
+		EHLO:          !*plainHELO,
 		Authenticated: *authed,
 	}, rt.resolver)
 	rep := rt.env.HELO.Report(v)

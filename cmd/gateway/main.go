@@ -5,7 +5,7 @@
 //
 //	gateway [serve] [-config FILE]       run (without -config: the embedded lab default)
 //	gateway check-config -config FILE    validate and print the effective configuration
-//	gateway check-helo [-config FILE] [-ip ADDRESS] [-json] [-auth] NAME
+//	gateway check-helo [-config FILE] [-ip ADDRESS] [-json] [-auth] [-helo] [-dns SERVERS] NAME
 //	gateway hash-password [-algorithm bcrypt|argon2id]
 //	gateway version
 package main
@@ -54,7 +54,7 @@ func usage(w io.Writer) {
         loopback only, mail for any recipient into ./maildir.
   gateway check-config -config FILE
         Validate FILE and print the effective configuration (secrets masked).
-  gateway check-helo [-config FILE] [-ip ADDRESS] [-json] [-auth] [-dns SERVERS] NAME
+  gateway check-helo [-config FILE] [-ip ADDRESS] [-json] [-auth] [-helo] [-dns SERVERS] NAME
         Run every HELO check on NAME exactly as the server would and explain
         the result. Exit status 0: accepted, 1: refused.
   gateway hash-password [-algorithm bcrypt|argon2id]
