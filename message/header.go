@@ -64,6 +64,7 @@ type headerRewriter struct {
 	inHeader bool
 	midLine  bool // the last piece read did not end its line
 	dropping bool // the current field is being removed
+	started  bool // something was read from the source
 	err      error
 }
 
@@ -92,9 +93,13 @@ func (h *headerRewriter) Read(p []byte) (int, error) {
 			}
 			return h.readBody(p)
 		}
-		if n > 0 && h.br.Buffered() == 0 {
-			break // do not block on the source while holding output
+		if n > 0 && h.br.Buffered() == 0 && h.started {
+			// Do not block on the source while holding its output. (The
+			// prepended fields alone are worth waiting for: the first
+			// write downstream then carries the message's start too.)
+			break
 		}
+		h.started = true
 		line, err := h.br.ReadSlice('\n')
 		if len(line) > 0 {
 			h.pending = h.header(line, err == bufio.ErrBufferFull)

@@ -124,7 +124,10 @@ func (s *server) start(cfg *config.Config) error {
 		s.metrics = m
 	}
 	for _, lc := range cfg.Listeners {
-		ln, err := net.Listen("tcp", lc.Address)
+		// No TCP keepalive: every read has a timeout of its own
+		// ([limits]), which ends dead sessions sooner, and that saves
+		// four setsockopt calls per connection.
+		ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp", lc.Address)
 		if err != nil {
 			return fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
