@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/smtp"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -337,30 +336,18 @@ func TestRouteSplit(t *testing.T) {
 // The embedded default: no config file, loopback only, mail into ./maildir.
 func TestEmbeddedDefault(t *testing.T) {
 	e2etest.Require(t, "swaks")
-	dns := startDNS(t)
-	bin := e2etest.BuildGateway(t)
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "serve", "-dns", dns)
-	cmd.Dir = dir
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	}()
-	waitListening(t, "127.0.0.1:2525", &out)
+	g := e2etest.StartGatewayArgs(t, []string{"serve", "-dns", startDNS(t)}, "127.0.0.1:2525", "127.0.0.1:2587")
+	dir := g.Dir()
+	g.WaitLog(t, "--auth-password", 10*time.Second) // the banner's last line
 	for _, want := range []string{"127.0.0.1:2525", "127.0.0.1:2587", "maildir", "swaks --server 127.0.0.1:2525"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("start-up text lacks %q:\n%s", want, out.String())
+		if !strings.Contains(g.Logs(), want) {
+			t.Errorf("start-up text lacks %q:\n%s", want, g.Logs())
 		}
 	}
 	o, code := e2etest.Swaks(t, "--server", "127.0.0.1:2525", "--ehlo", "mail.client-lab.net",
 		"--from", "alice@client-lab.net", "--to", "anyone@anywhere-lab.net", "--header", "Subject: lab")
 	if code != 0 {
-		t.Fatalf("swaks: exit %d\n%s\n%s", code, o, out.String())
+		t.Fatalf("swaks: exit %d\n%s\n%s", code, o, g.Logs())
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "maildir", "new", "*"))
 	if len(files) != 1 {
@@ -378,13 +365,13 @@ func TestEmbeddedDefault(t *testing.T) {
 	// The submission line printed at start works as printed (generated
 	// password, STARTTLS on a self-signed certificate, AUTH PLAIN).
 	var subLine []string
-	for _, l := range strings.Split(out.String(), "\n") {
+	for _, l := range strings.Split(g.Logs(), "\n") {
 		if f := strings.Fields(l); len(f) > 1 && f[0] == "swaks" && strings.Contains(l, "--auth-password") {
 			subLine = f[1:]
 		}
 	}
 	if subLine == nil {
-		t.Fatalf("no submission swaks line in:\n%s", out.String())
+		t.Fatalf("no submission swaks line in:\n%s", g.Logs())
 	}
 	if o, code := e2etest.Swaks(t, subLine...); code != 0 || !strings.Contains(o, "235 2.0.0") {
 		t.Fatalf("printed submission line: exit %d\n%s", code, o)

@@ -31,28 +31,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/pires/go-proxyproto"
 
-	"gateway/internal/dnstest"
 	"gateway/internal/e2etest"
 )
-
-// setupEdit is setup with a last word on the configuration text, for keys
-// opts writes itself (shutdown_timeout).
-func setupEdit(t *testing.T, o opts, edit func(string) string) *env {
-	t.Helper()
-	e2etest.Require(t, "postfix", "swaks")
-	e := &env{dns: dnstest.Start(t)}
-	e.postfix = e2etest.StartPostfix(t, e2etest.PostfixOptions{})
-	if o.downstream == "" {
-		o.downstream = "smtp://" + e.postfix.Addr()
-	}
-	if o.mx == "" {
-		o.mx = e2etest.FreeAddr(t, "127.0.0.1")
-	}
-	o.dns = e.dns.Addr()
-	e.mx = o.mx
-	e.gw = e2etest.StartGateway(t, edit(o.toml()), o.mx)
-	return e
-}
 
 // wantReply fails the test unless rep has code and its last line starts
 // with text (the enhanced code included).
@@ -802,9 +782,7 @@ func TestHardenProxyProtocol(t *testing.T) {
 // gateway exits 0.
 func TestHardenSIGTERM(t *testing.T) {
 	const shutdownTimeout = 4 * time.Second
-	e := setupEdit(t, opts{}, func(s string) string {
-		return strings.Replace(s, `shutdown_timeout = "10s"`, fmt.Sprintf("shutdown_timeout = %q", shutdownTimeout.String()), 1)
-	})
+	e := setup(t, &e2etest.PostfixOptions{}, opts{shutdown: shutdownTimeout.String()})
 
 	type result struct {
 		final   string // the reply to the final dot, or the error

@@ -60,28 +60,12 @@ func heloZone(s *dnstest.Server) {
 
 // heloSetup starts DNS, Postfix and a gateway whose [helo] table is helo
 // (more tables may follow it in the same string), with the test zone and
-// what zone adds published before the gateway starts (its readiness probe
-// connects from loopback, and a PTR it finds missing is cached as such).
+// what zone adds published before the gateway starts.
 func heloSetup(t *testing.T, helo string, o opts, zone ...func(*dnstest.Server)) *env {
 	t.Helper()
-	e2etest.Require(t, "postfix", "swaks")
-	e := &env{dns: dnstest.Start(t)}
-	heloZone(e.dns)
-	for _, z := range zone {
-		z(e.dns)
-	}
-	e.postfix = e2etest.StartPostfix(t, e2etest.PostfixOptions{})
-	if o.downstream == "" {
-		o.downstream = "smtp://" + e.postfix.Addr()
-	}
-	if o.mx == "" {
-		o.mx = e2etest.FreeAddr(t, "127.0.0.1")
-	}
-	o.dns = e.dns.Addr()
+	o.zone = append([]func(*dnstest.Server){heloZone}, zone...)
 	o.extra = helo + "\n" + o.extra
-	e.mx = o.mx
-	e.gw = e2etest.StartGateway(t, o.toml(), o.mx)
-	return e
+	return setup(t, &e2etest.PostfixOptions{}, o)
 }
 
 // heloConvo is one SMTP conversation up to the first refusal.

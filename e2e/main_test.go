@@ -6,14 +6,10 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"gateway/internal/dnstest"
 	"gateway/internal/e2etest"
@@ -39,11 +35,20 @@ type opts struct {
 	extra      string // appended TOML (tables after the top level)
 	top        string // top-level keys
 	listeners  string // more [[listener]] tables
+	shutdown   string // shutdown_timeout; default "10s"
+
+	// zone publishes names in the test DNS server before the gateway
+	// starts (its readiness probe connects from loopback, and a PTR it
+	// finds missing is cached as such).
+	zone []func(*dnstest.Server)
 }
 
 func (o opts) toml() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "hostname = %q\nlocal_domains = [\"example.com\", \"example.org\"]\nshutdown_timeout = \"10s\"\n%s\n", gwHost, o.top)
+	if o.shutdown == "" {
+		o.shutdown = "10s"
+	}
+	fmt.Fprintf(&b, "hostname = %q\nlocal_domains = [\"example.com\", \"example.org\"]\nshutdown_timeout = %q\n%s\n", gwHost, o.shutdown, o.top)
 	fmt.Fprintf(&b, "[dns]\nservers = [%q]\ntimeout = \"1s\"\n", o.dns)
 	fmt.Fprintf(&b, "[[listener]]\nname = \"mx\"\naddress = %q\nkind = \"mx\"\n%s\n", o.mx, o.listeners)
 	fmt.Fprintf(&b, "[relay]\ndownstream = %q\ntls = \"none\"\n", o.downstream)
@@ -64,6 +69,9 @@ func setup(t *testing.T, pf *e2etest.PostfixOptions, o opts) *env {
 	t.Helper()
 	e2etest.Require(t, "postfix", "swaks")
 	e := &env{dns: dnstest.Start(t)}
+	for _, z := range o.zone {
+		z(e.dns)
+	}
 	if pf != nil {
 		e.postfix = e2etest.StartPostfix(t, *pf)
 		if o.downstream == "" {
@@ -90,36 +98,4 @@ func (e *env) swaks(t *testing.T, args ...string) (string, int) {
 func startDNS(t *testing.T) string {
 	t.Helper()
 	return dnstest.Start(t).Addr()
-}
-
-// lockedBuffer collects a child process's output safely.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// waitListening waits until addr accepts connections.
-func waitListening(t *testing.T, addr string, out fmt.Stringer) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s never accepted connections; output:\n%s", addr, out)
 }

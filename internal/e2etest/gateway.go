@@ -146,8 +146,21 @@ func startGateway(t testing.TB, bin, configTOML string, waitAddrs ...string) *Ga
 	if err := os.WriteFile(config, []byte(configTOML), 0o600); err != nil {
 		t.Fatalf("StartGateway: %v", err)
 	}
+	return startProcess(t, bin, dir, config, []string{"serve", "-config", config}, waitAddrs)
+}
+
+// StartGatewayArgs is StartGateway for a command line of the test's own
+// (e.g. "serve" without -config: the embedded default), run in Dir(), a
+// new empty directory; ConfigPath() is "". The same cleanup applies.
+func StartGatewayArgs(t testing.TB, args []string, waitAddrs ...string) *Gateway {
+	t.Helper()
+	return startProcess(t, BuildGateway(t), t.TempDir(), "", args, waitAddrs)
+}
+
+func startProcess(t testing.TB, bin, dir, config string, args, waitAddrs []string) *Gateway {
+	t.Helper()
 	g := &Gateway{dir: dir, config: config, out: &logBuffer{}, done: make(chan struct{}), stopTimeout: gatewayStopTimeout}
-	g.cmd = exec.Command(bin, "serve", "-config", config)
+	g.cmd = exec.Command(bin, args...)
 	g.cmd.Dir = dir
 	g.cmd.Stdout, g.cmd.Stderr = g.out, g.out
 	// Its own process group: a ^C meant for go test reaches the test
