@@ -13,6 +13,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"gateway/internal/testcert"
 )
 
 // acceptBob is the downstream's password check: one user, one password.
@@ -52,7 +54,8 @@ func classify(err error) outcome {
 func (o outcome) String() string { return [...]string{"ok", "invalid credentials", "temporary"}[o] }
 
 func TestDownstreamVerify(t *testing.T) {
-	cert, pool := selfSigned(t)
+	tc := testcert.New(t, "downstream.test", "127.0.0.1")
+	cert, pool := &tc.TLS, tc.Pool
 	trusted := &tls.Config{RootCAs: pool}
 	tests := []struct {
 		name         string
@@ -354,7 +357,8 @@ func TestDownstreamCallerCancels(t *testing.T) {
 }
 
 func TestDownstreamHeloName(t *testing.T) {
-	cert, pool := selfSigned(t)
+	tc := testcert.New(t, "downstream.test", "127.0.0.1")
+	cert, pool := &tc.TLS, tc.Pool
 	var mu sync.Mutex
 	var helos []string
 	ts := startTestServer(t, testServerConfig{tls: TLSStartTLS, cert: cert, verify: acceptBob, onSession: func(c *smtp.Conn) {

@@ -9,18 +9,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/netip"
 	"strings"
@@ -35,6 +30,8 @@ import (
 	"gateway/heloguard"
 	"gateway/listener"
 	"gateway/relay"
+
+	"gateway/internal/testcert"
 )
 
 const (
@@ -406,7 +403,8 @@ func start(t testing.TB, env *backend.Env, o opts) *harness {
 		Logger:   log,
 	}
 	if o.tls {
-		h.tlsConf, h.roots = selfSigned(t)
+		tc := testcert.New(t, gwHost, gwHost)
+		h.tlsConf, h.roots = tc.ServerConfig(), tc.Pool
 		cfg.TLS = func() *tls.Config { return h.tlsConf }
 	}
 	if o.guard != nil {
@@ -444,36 +442,6 @@ func start(t testing.TB, env *backend.Env, o opts) *harness {
 		}
 	})
 	return h
-}
-
-// selfSigned returns a server TLS configuration with a fresh self-signed
-// certificate for gwHost, and the pool that trusts it.
-func selfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: gwHost},
-		DNSNames:     []string{gwHost},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
 }
 
 // logBuf collects the server's log for failure reports and log checks.

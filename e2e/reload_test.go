@@ -6,16 +6,9 @@ package e2e
 // carries on undisturbed.
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,42 +18,9 @@ import (
 	"time"
 
 	"gateway/internal/e2etest"
-)
 
-// writeNamedCert writes a self-signed certificate for cn and its key.
-func writeNamedCert(t *testing.T, certFile, keyFile, cn string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn, Organization: []string{cn}},
-		DNSNames:     []string{gwHost},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Write then rename, as certbot and friends do.
-	for file, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "PRIVATE KEY", Bytes: kder}} {
-		if err := os.WriteFile(file+".new", pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(file+".new", file); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+	"gateway/internal/testcert"
+)
 
 // peerCN connects to an implicit-TLS listener and returns the
 // certificate's organization.
@@ -78,7 +38,7 @@ func TestReloadCertificatesAndUsers(t *testing.T) {
 	e2etest.Require(t, "postfix", "swaks")
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeNamedCert(t, certFile, keyFile, "first-cert")
+	testcert.New(t, "first-cert", gwHost).WriteFiles(t, certFile, keyFile)
 	usersFile := filepath.Join(dir, "users")
 	hash := hashPassword(t, password)
 	if err := os.WriteFile(usersFile, []byte("alice@example.com:"+hash+"\n"), 0o600); err != nil {
@@ -113,7 +73,7 @@ func TestReloadCertificatesAndUsers(t *testing.T) {
 		t.Fatalf("AUTH in the old session: %s", rep)
 	}
 
-	writeNamedCert(t, certFile, keyFile, "second-cert")
+	testcert.New(t, "second-cert", gwHost).WriteFiles(t, certFile, keyFile)
 	users := "bob@example.com:" + hash + "\n" // alice removed, bob added
 	if err := os.WriteFile(usersFile, []byte(users), 0o600); err != nil {
 		t.Fatal(err)

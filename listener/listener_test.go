@@ -3,16 +3,10 @@ package listener_test
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/netip"
 	"strings"
@@ -23,6 +17,8 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"gateway/listener"
+
+	"gateway/internal/testcert"
 )
 
 // recorder is a go-smtp backend that remembers what reached it.
@@ -212,22 +208,7 @@ func (c *client) startTLS() {
 }
 
 func testTLS(t *testing.T) func() *tls.Config {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "mx.test.example"},
-		DNSNames:     []string{"mx.test.example"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	cfg := testcert.New(t, "mx.test.example", "mx.test.example").ServerConfig()
 	return func() *tls.Config { return cfg }
 }
 

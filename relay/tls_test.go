@@ -8,10 +8,13 @@ import (
 	"testing"
 
 	"github.com/emersion/go-smtp"
+
+	"gateway/internal/testcert"
 )
 
 func TestStartTLS(t *testing.T) {
-	cert, pool := selfSigned(t)
+	tc := testcert.New(t, "sink.test", "sink.test", "127.0.0.1")
+	cert, pool := tc.TLS, tc.Pool
 	withTLS := func(s *smtp.Server) { s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}} }
 	tests := []struct {
 		name       string
@@ -69,7 +72,7 @@ func TestStartTLS(t *testing.T) {
 }
 
 func TestImplicitTLS(t *testing.T) {
-	cert, _ := selfSigned(t)
+	cert := testcert.New(t, "sink.test", "sink.test", "127.0.0.1").TLS
 	s := &sink{}
 	addr := startSinkImplicitTLS(t, s, &tls.Config{Certificates: []tls.Certificate{cert}})
 	tg, _ := newTarget(t, addr, func(c *SMTPConfig) { c.ImplicitTLS = true })
