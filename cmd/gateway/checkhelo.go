@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"time"
 
-	"gateway/config"
 	"gateway/heloguard"
 )
 
@@ -34,20 +33,11 @@ func checkHELO(args []string, stdout, stderr io.Writer) int {
 	}
 	name := fs.Arg(0)
 
-	var (
-		cfg *config.Config
-		err error
-	)
-	if *path == "" {
-		cfg, _, err = labConfig()
-	} else {
-		cfg, err = config.Load(*path)
-	}
+	cfg, _, err := loadConfig(*path, *dnsFlag)
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway check-helo: %v\n", err)
 		return 2
 	}
-	overrideDNS(cfg, *dnsFlag)
 	rt, err := build(cfg, buildOptions{dryRun: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway check-helo: configuration problems:\n%v\n", indent(err))

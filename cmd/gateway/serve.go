@@ -50,21 +50,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	var (
-		cfg     *config.Config
-		err     error
-		labPass string
-	)
-	if *configPath == "" {
-		cfg, labPass, err = labConfig()
-	} else {
-		cfg, err = config.Load(*configPath)
-	}
+	cfg, labPass, err := loadConfig(*configPath, *dnsFlag)
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway: %v\n", err)
 		return 1
 	}
-	overrideDNS(cfg, *dnsFlag)
 	log := newLogger(cfg.Log, stderr)
 
 	s := &server{log: log, configPath: *configPath}
@@ -92,11 +82,22 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	return s.wait()
 }
 
-// overrideDNS applies the -dns flag.
-func overrideDNS(cfg *config.Config, servers string) {
-	if servers != "" {
-		cfg.DNS.Servers = strings.Split(servers, ",")
+// loadConfig reads the file at path, or makes the embedded lab default
+// (with its generated password) when path is "", and applies the -dns
+// flag's servers.
+func loadConfig(path, dnsServers string) (cfg *config.Config, labPass string, err error) {
+	if path == "" {
+		cfg, labPass, err = labConfig()
+	} else {
+		cfg, err = config.Load(path)
 	}
+	if err != nil {
+		return nil, "", err
+	}
+	if dnsServers != "" {
+		cfg.DNS.Servers = strings.Split(dnsServers, ",")
+	}
+	return cfg, labPass, nil
 }
 
 // labConfig is the embedded default with a password generated for this run.
