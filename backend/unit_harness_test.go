@@ -7,7 +7,6 @@ package backend_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -32,6 +31,8 @@ import (
 	"gateway/relay"
 
 	"gateway/internal/testcert"
+
+	"gateway/internal/syncbuf"
 )
 
 const (
@@ -375,7 +376,7 @@ type harness struct {
 	addr    string
 	holder  *backend.Holder
 	guard   *listener.Listener
-	logs    *logBuf
+	logs    *syncbuf.Buffer
 	metrics *fakeMetrics
 	tlsConf *tls.Config // the server's; clients use roots
 	roots   *x509.CertPool
@@ -390,7 +391,7 @@ func start(t testing.TB, env *backend.Env, o opts) *harness {
 	if o.server.Hostname == "" {
 		o.server.Hostname = gwHost
 	}
-	h := &harness{t: t, holder: backend.NewHolder(env), logs: &logBuf{}, metrics: &fakeMetrics{}}
+	h := &harness{t: t, holder: backend.NewHolder(env), logs: &syncbuf.Buffer{}, metrics: &fakeMetrics{}}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -442,24 +443,6 @@ func start(t testing.TB, env *backend.Env, o opts) *harness {
 		}
 	})
 	return h
-}
-
-// logBuf collects the server's log for failure reports and log checks.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // fakeMetrics records refusals as "command check code".

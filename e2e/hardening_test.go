@@ -190,19 +190,26 @@ func TestHardenConnectionsPerIP(t *testing.T) {
 		r.Cmd(t, "QUIT")
 		r.Close()
 	}
+	waitSlot(t, e.mx, "127.0.0.1", "the held connections closed")
+	memoryBound(t, e, before, 32, "300 connections")
+}
+
+// waitSlot waits until a connection from ip is greeted with 220 again,
+// after what freed a slot.
+func waitSlot(t *testing.T, mx, ip, after string) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		r := e2etest.DialRaw(t, e.mx, "127.0.0.1")
+		r := e2etest.DialRaw(t, mx, ip)
 		r.Close()
 		if r.Greeting.Code == 220 {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("slots not released after the held connections closed: %q", r.Greeting.String())
+			t.Fatalf("no free slot for %s 5s after %s: %q", ip, after, r.Greeting.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	memoryBound(t, e, before, 32, "300 connections")
 }
 
 // TestHardenMaxConnections: the total cap counts every address.
@@ -223,18 +230,7 @@ func TestHardenMaxConnections(t *testing.T) {
 	e.gw.WaitLog(t, "reason=max_connections ", 5*time.Second)
 	held[0].Cmd(t, "QUIT")
 	held[0].Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r := e2etest.DialRaw(t, e.mx, "127.0.0.50")
-		r.Close()
-		if r.Greeting.Code == 220 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no slot after one connection closed: %q", r.Greeting.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitSlot(t, e.mx, "127.0.0.50", "one connection closed")
 }
 
 // TestHardenMaxConnectionsAloneIsValid: lowering max_connections below the

@@ -12,6 +12,8 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"gateway/listener"
+
+	"gateway/internal/syncbuf"
 )
 
 // holdBackend reads a whole message, reports it on read and then waits on
@@ -108,7 +110,7 @@ func TestCommittingFromEndOfData(t *testing.T) {
 			if got := c.reply(); !strings.HasPrefix(got[0], "250") {
 				t.Fatalf("end of data: %q", got)
 			}
-			waitFor(t, func() bool { return !conns[0].Committing() }, &logBuf{})
+			waitFor(t, func() bool { return !conns[0].Committing() }, &syncbuf.Buffer{})
 		})
 	}
 }
@@ -181,7 +183,7 @@ func TestPipelinedLongLinesAcrossReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuf{}
+	logs := &syncbuf.Buffer{}
 	g := listener.New(ln, listener.Config{Name: "t", Kind: "mx", Hostname: "mx.test.example", MaxLineLength: 4096, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	rec := &recorder{}
 	srv := smtp.NewServer(rec)

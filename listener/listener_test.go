@@ -2,7 +2,6 @@ package listener_test
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -19,6 +18,8 @@ import (
 	"gateway/listener"
 
 	"gateway/internal/testcert"
+
+	"gateway/internal/syncbuf"
 )
 
 // recorder is a go-smtp backend that remembers what reached it.
@@ -73,29 +74,11 @@ func (r *recorder) snapshot() ([]string, [][]byte) {
 	return append([]string(nil), r.mails...), append([][]byte(nil), r.messages...)
 }
 
-// logBuf is a concurrency-safe log sink.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type fixture struct {
 	addr string
 	rec  *recorder
 	lis  *listener.Listener
-	logs *logBuf
+	logs *syncbuf.Buffer
 }
 
 // start runs a go-smtp server behind a guard configured by edit.
@@ -105,7 +88,7 @@ func start(t *testing.T, edit func(*listener.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuf{}
+	logs := &syncbuf.Buffer{}
 	cfg := listener.Config{
 		Name:           "test",
 		Kind:           "mx",
@@ -623,7 +606,7 @@ func TestDrain(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool, logs *logBuf) {
+func waitFor(t *testing.T, cond func() bool, logs *syncbuf.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gateway/internal/syncbuf"
 )
 
 // Bounds for the gateway process.
@@ -121,7 +123,7 @@ type Gateway struct {
 	cmd    *exec.Cmd
 	dir    string
 	config string
-	out    *logBuffer
+	out    *syncbuf.Buffer
 	done   chan struct{} // closed once the process is reaped
 	waited atomic.Bool   // the test observed the exit through Wait
 
@@ -159,7 +161,7 @@ func StartGatewayArgs(t testing.TB, args []string, waitAddrs ...string) *Gateway
 
 func startProcess(t testing.TB, bin, dir, config string, args, waitAddrs []string) *Gateway {
 	t.Helper()
-	g := &Gateway{dir: dir, config: config, out: &logBuffer{}, done: make(chan struct{}), stopTimeout: gatewayStopTimeout}
+	g := &Gateway{dir: dir, config: config, out: &syncbuf.Buffer{}, done: make(chan struct{}), stopTimeout: gatewayStopTimeout}
 	g.cmd = exec.Command(bin, args...)
 	g.cmd.Dir = dir
 	g.cmd.Stdout, g.cmd.Stderr = g.out, g.out
