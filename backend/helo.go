@@ -97,10 +97,8 @@ func (s *Session) heloGate(stage heloguard.Stage, command string) error {
 		return s.internalError(command, s.ctx.Err())
 	}
 	s.logVerdict(v)
+	// Refusal is set exactly when the action is reject or tempfail.
 	if s.user != "" || v.Exempt != "" || v.Refusal == nil {
-		return nil
-	}
-	if v.Action != heloguard.ActionReject && v.Action != heloguard.ActionTempfail {
 		return nil
 	}
 	return s.refuse(command, v.Refusal, "action", string(v.Action), "stage", string(stage))
