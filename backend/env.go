@@ -20,6 +20,11 @@ type Env struct {
 	Hostname     string
 	LocalDomains map[string]bool // lower case
 	CatchAll     bool            // lab only: every domain is local
+	// Postmaster is the mailbox a bare "RCPT TO:<Postmaster>" (no domain,
+	// RFC 5321 §4.5.1) is delivered to: postmaster at the first local
+	// domain, or at Hostname when there is none. "" means
+	// postmaster@Hostname.
+	Postmaster string
 
 	HELO     *heloguard.Policy // nil: no HELO policy
 	Resolver heloguard.Resolver
@@ -65,6 +70,14 @@ func (h *Holder) Store(e *Env) { h.p.Store(e) }
 // isLocal reports whether mail for domain is ours to accept on an MX.
 func (e *Env) isLocal(domain string) bool {
 	return e.CatchAll || e.LocalDomains[strings.ToLower(domain)]
+}
+
+// postmaster is the mailbox for a bare "postmaster" recipient.
+func (e *Env) postmaster() string {
+	if e.Postmaster != "" {
+		return e.Postmaster
+	}
+	return "postmaster@" + strings.ToLower(e.Hostname)
 }
 
 func (e *Env) trusted(ip netip.Addr) bool {

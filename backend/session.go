@@ -114,6 +114,11 @@ func (s *Session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return s.refuse("RCPT", refusalf(503, [3]int{5, 5, 1}, "sequence", "Error: need MAIL command"))
 	}
 	raw := rcptArgument(s.conn.LastLine())
+	if strings.EqualFold(to, "postmaster") {
+		// RFC 5321 §4.5.1: "postmaster" without a domain must be accepted.
+		to = s.env.postmaster()
+		raw = "<" + to + ">"
+	}
 	addr, trick := address.Check(to, raw, s.env.Address)
 	switch trick {
 	case "":

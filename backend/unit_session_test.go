@@ -96,7 +96,6 @@ func TestRelayTricks(t *testing.T) {
 		{"<user@local..example>", "501 5.1.3 <user@local..example>: Recipient address rejected: bad address syntax"},
 		{"<user@>", "501 5.5.2 Was expecting RCPT arg syntax of TO:<address>"}, // go-smtp's
 		{"<user@-bad.example>", "501 5.1.3 <user@-bad.example>: Recipient address rejected: bad address syntax"},
-		{"<postmaster>", "501 5.5.2 Was expecting RCPT arg syntax of TO:<address>"}, // go-smtp's
 	}
 	tg := newTarget("down")
 	h := start(t, newEnv(t, tg), opts{})
@@ -497,4 +496,20 @@ func TestNoGuard(t *testing.T) {
 		t.Fatalf("greeting %q", got)
 	}
 	c.expect("EHLO "+clientHELO, "421 4.3.0 Internal configuration error, try again later")
+}
+
+// RFC 5321 §4.5.1: "RCPT TO:<Postmaster>" without a domain is accepted on
+// an MX, from anyone, and goes to postmaster at the first local domain.
+func TestPostmasterWithoutDomain(t *testing.T) {
+	tg := newTarget("down")
+	env := newEnv(t, tg)
+	env.Postmaster = "postmaster@" + localDom
+	c := start(t, env, opts{}).dial()
+	c.ehlo(clientHELO)
+	c.expect("MAIL FROM:<a@remote.example>", "250 2.0.0 Roger, accepting mail from <a@remote.example>")
+	c.expect("RCPT TO:<Postmaster>", "250 2.0.0 I'll make sure <Postmaster> gets this")
+	c.sync()
+	if got := tg.tx(t, 0).Rcpts; !equal(got, []string{"postmaster@local-one.net"}) {
+		t.Fatalf("downstream recipients %q", got)
+	}
 }

@@ -103,15 +103,20 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 	}
 
 	local := map[string]bool{}
+	postmaster := ""
 	for _, d := range cfg.LocalDomains {
 		if d != "*" {
 			local[d] = true
+			if postmaster == "" {
+				postmaster = "postmaster@" + d
+			}
 		}
 	}
 	rt.env = &backend.Env{
 		Hostname:     cfg.Hostname,
 		LocalDomains: local,
 		CatchAll:     cfg.CatchAll(),
+		Postmaster:   postmaster,
 		HELO:         policy,
 		Resolver:     res,
 		Identity:     id,
