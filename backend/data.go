@@ -37,7 +37,7 @@ func (s *Session) Data(r io.Reader) error {
 	start := time.Now()
 	rep, err := tx.rt.Data(s.ctx, body)
 	elapsed := time.Since(start)
-	s.b.metrics.RelayDone(tx.target.Name(), outcome(rep, err), elapsed, body.n)
+	s.b.metrics.RelayDone(tx.target.Name(), outcome(err, s.ctx.Err() != nil || in.err != nil), elapsed, body.n)
 	if err != nil {
 		return s.dataError(tx, err, in.err, body.n, elapsed)
 	}
@@ -101,15 +101,29 @@ func filterRefusal(fe *message.FilterError) *reply.Refusal {
 		Evidence: fmt.Sprintf("line %d offset %d", fe.Line, fe.Offset)}
 }
 
-func outcome(rep *relay.Reply, err error) string {
-	var r *relay.Reply
+// outcome names how a relayed message ended, for the relay metric, in the
+// order dataError decides what the client hears: the gateway's own refusal
+// of the content ("refused") and a client that went away mid-message
+// ("aborted") are the client's doing, so they are kept apart from what the
+// downstream did ("rejected", "deferred", "failed"), which is what an
+// operator's alert is about.
+func outcome(err error, clientGone bool) string {
+	var (
+		r  *relay.Reply
+		fe *message.FilterError
+	)
+	_, gatewayLimit := asSMTPError(err)
 	switch {
 	case err == nil:
 		return "delivered"
+	case errors.As(err, &fe) || gatewayLimit:
+		return "refused"
 	case errors.As(err, &r) && r.Code >= 500:
 		return "rejected"
 	case errors.As(err, &r):
 		return "deferred"
+	case clientGone:
+		return "aborted"
 	}
 	return "failed"
 }

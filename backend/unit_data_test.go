@@ -201,6 +201,10 @@ func TestDataSmugglingRejected(t *testing.T) {
 			if strings.Contains(tx.Data, "evil") {
 				t.Fatalf("bytes after the refused one reached the downstream:\n%q", tx.Data)
 			}
+			// The gateway's own refusal is no downstream failure.
+			if _, relayed, _ := h.metrics.snapshot(); !equal(relayed, []string{"down refused"}) {
+				t.Fatalf("relay outcomes %q, want [down refused]", relayed)
+			}
 			c.tx()
 			if got := c.data(msg); queuedRE.FindString(got[0]) == "" {
 				t.Fatalf("DATA after the refusal: %q", got)
@@ -252,6 +256,17 @@ func TestDataClientGone(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), `reason="client gone mid-DATA"`) {
 		t.Fatalf("no abort line in the log:\n%s", h.logs.String())
+	}
+	// A client that went away is counted apart from downstream failures.
+	var relayed []string
+	for range 200 {
+		if _, relayed, _ = h.metrics.snapshot(); len(relayed) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !equal(relayed, []string{"down aborted"}) {
+		t.Fatalf("relay outcomes %q, want [down aborted]", relayed)
 	}
 }
 

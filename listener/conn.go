@@ -188,6 +188,11 @@ func (c *Conn) Drain() {
 func (c *Conn) Read(p []byte) (int, error) {
 	for {
 		if c.closed.Load() {
+			if c.mode != modeCmd {
+				// Inside a message the end of the connection is never
+				// the end of the data (see dataReadFailed).
+				return 0, io.ErrUnexpectedEOF
+			}
 			return 0, io.EOF
 		}
 		if len(c.deliver) > 0 {
@@ -660,7 +665,11 @@ func (c *Conn) dataReadFailed(err error) error {
 		return errDataTimeout
 	}
 	c.Close()
-	if err == nil || errors.Is(err, net.ErrClosed) {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		// A clean close (FIN, TLS close_notify) inside DATA or a BDAT
+		// chunk cuts the message short: never io.EOF, which go-smtp's
+		// io.Copy of a BDAT chunk takes for the chunk's normal end and
+		// would then hand the truncated message on as complete.
 		return io.ErrUnexpectedEOF
 	}
 	return err

@@ -47,7 +47,7 @@ func New() *Metrics {
 		}, []string{"mechanism", "result"}),
 		relayed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_relay_messages_total",
-			Help: "Messages handed to downstreams, by downstream and outcome (delivered, rejected, deferred, failed).",
+			Help: "Messages handed to downstreams, by downstream and outcome (delivered; rejected, deferred, failed: the downstream's doing; refused, aborted: the client's).",
 		}, []string{"downstream", "outcome"}),
 		relayEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_relay_connection_events_total",
