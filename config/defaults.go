@@ -11,7 +11,7 @@ import (
 const (
 	DefaultMaxMessageBytes = 26214400 // 25 MiB
 	DefaultMaxRecipients   = 100
-	DefaultMaxLineLength   = 4096 // commands; RFC 5321 §4.5.3.1.4 wants ≥ 512, RFC 4954 AUTH lines need more
+	DefaultMaxLineLength   = 1000 // commands: RFC 5321 §4.5.3.1.4's 512 plus what extension parameters add; AUTH exchanges get RFC 4954's 12288 regardless
 )
 
 func (c *Config) applyDefaults() {

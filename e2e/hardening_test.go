@@ -423,8 +423,9 @@ func TestHardenErrorAndCommandCaps(t *testing.T) {
 	})
 }
 
-// TestHardenLongLines: a 100 KB command line gets "500 5.5.2 Line too long"
-// and the connection is closed; twenty clients sending 5 MB without a line
+// TestHardenLongLines: a command line longer than the default 1000 bytes
+// gets "500 5.5.2 Line too long" and the connection is closed; twenty
+// clients sending 5 MB without a line
 // end do not make the gateway hold them.
 func TestHardenLongLines(t *testing.T) {
 	e := setup(t, &e2etest.PostfixOptions{}, opts{})
@@ -437,13 +438,16 @@ func TestHardenLongLines(t *testing.T) {
 	r.WaitClosed(t, 5*time.Second)
 	e.gw.WaitLog(t, "reason=line_too_long", 5*time.Second)
 
-	// At the limit exactly (4096 without CRLF) is still a command.
+	// At the default limit exactly (1000 without CRLF) is still a command;
+	// one byte more is not (RFC 5321 §4.5.3.1.4: 512 plus extensions).
 	r = e2etest.DialRaw(t, e.mx, "127.0.0.41")
 	greetEHLO(t, r, clientHELO)
-	line := "NOOP " + strings.Repeat("n", 4096-5)
+	line := "NOOP " + strings.Repeat("n", 1000-5)
 	if rep := r.Cmd(t, line); rep.Code != 250 {
-		t.Fatalf("a 4096-byte line: %q", rep.String())
+		t.Fatalf("a 1000-byte line: %q", rep.String())
 	}
+	wantReply(t, "a 1001-byte line", r.Cmd(t, line+"n"), 500, "5.5.2 Line too long")
+	r.WaitClosed(t, 5*time.Second)
 
 	var wg sync.WaitGroup
 	replies := make([]string, 20)

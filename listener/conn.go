@@ -229,14 +229,13 @@ func (c *Conn) readCommand(p []byte) (int, error) {
 		c.in.add(c.stash)
 		c.stash = nil
 	}
-	limit := c.lim.MaxLineLength + 2 // CRLF
 	for {
 		if c.in.len() > 0 {
 			if line, ok := c.in.line(); ok {
 				return c.emit(p, line)
 			}
-			if c.in.len() > limit {
-				return 0, c.tooLong()
+			if limit := c.lineLimit(c.in.bytes()); c.in.len() > limit+2 {
+				return 0, c.tooLong(limit)
 			}
 			n, err := c.netRead(c.in.space(1024))
 			c.in.wrote(n)
@@ -252,7 +251,7 @@ func (c *Conn) readCommand(p []byte) (int, error) {
 			return 0, c.closeWith(fmt.Sprintf("421 4.3.2 %s Service shutting down, try again later", c.l.cfg.Hostname))
 		}
 		buf := p
-		if len(buf) > limit {
+		if limit := c.lineLimit(nil) + 2; len(buf) > limit {
 			buf = buf[:limit]
 		}
 		n, err := c.netRead(buf)
@@ -265,8 +264,8 @@ func (c *Conn) readCommand(p []byte) (int, error) {
 				return c.emit(p, buf[:i+1])
 			}
 			c.in.add(buf[:n])
-			if c.in.len() > limit {
-				return 0, c.tooLong()
+			if limit := c.lineLimit(c.in.bytes()); c.in.len() > limit+2 {
+				return 0, c.tooLong(limit)
 			}
 			continue
 		}
@@ -279,8 +278,8 @@ func (c *Conn) readCommand(p []byte) (int, error) {
 // emit checks and records one complete command line and copies it to p
 // (line may alias p). It returns 0, nil for a line handled here.
 func (c *Conn) emit(p, line []byte) (int, error) {
-	if len(line) > c.lim.MaxLineLength+2 {
-		return 0, c.tooLong()
+	if limit := c.lineLimit(line); len(line) > limit+2 {
+		return 0, c.tooLong(limit)
 	}
 	c.lines++
 	if c.lines == 1 && c.proxyUntrusted && looksLikeProxy(line) {
@@ -299,6 +298,53 @@ func (c *Conn) emit(p, line []byte) (int, error) {
 	return n, nil
 }
 
+// authLineLength is the limit, without CRLF, for an AUTH command line with
+// its initial response and for the SASL responses after a 334: RFC 4954 §4
+// requires servers to take at least 12288 octets there, more than the
+// limit for other commands.
+const authLineLength = 12288
+
+// lineLimit is the length limit, without CRLF, of the command line that
+// begins with head (all of it or the part read so far): max_line_length,
+// or authLineLength for AUTH exchanges.
+func (c *Conn) lineLimit(head []byte) int {
+	if c.authCont || (len(head) >= 5 && bytes.EqualFold(head[:5], []byte("AUTH "))) {
+		return max(c.lim.MaxLineLength, authLineLength)
+	}
+	return c.lim.MaxLineLength
+}
+
+// commandVerbs are the verbs go-smtp answers itself (SEND, SOML, SAML,
+// EXPN, HELP and TURN with 502 not implemented, which is right for a
+// command it recognizes); the guard answers any other verb.
+var commandVerbs = map[string]bool{
+	"HELO": true, "EHLO": true, "LHLO": true, "MAIL": true, "RCPT": true,
+	"DATA": true, "BDAT": true, "RSET": true, "NOOP": true, "QUIT": true,
+	"VRFY": true, "AUTH": true, "STARTTLS": true,
+	"EXPN": true, "HELP": true, "SEND": true, "SOML": true, "SAML": true, "TURN": true,
+}
+
+// controlChar returns the offset of the first control character in a
+// command line, its line ending aside, or -1. HTAB is allowed (it is
+// white space to some parsers, and harmless); NUL, a bare CR, DEL and the
+// other C0 controls are not: RFC 5321 §2.3.8 and §4.1.1 leave no room for
+// them, and echoed in a reply or logged they forge lines.
+func controlChar(line []byte) int {
+	end := len(line)
+	if end > 0 && line[end-1] == '\n' {
+		end--
+	}
+	if end > 0 && line[end-1] == '\r' {
+		end--
+	}
+	for i, b := range line[:end] {
+		if (b < 0x20 && b != '\t') || b == 0x7f {
+			return i
+		}
+	}
+	return -1
+}
+
 // onCommand looks at a command line before go-smtp sees it.
 func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 	if c.authCont {
@@ -306,13 +352,27 @@ func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 		return false, nil
 	}
 	text := strings.TrimRight(string(line), "\r\n")
-	c.last = text
 	verb, args, _ := strings.Cut(text, " ")
 	verb = strings.ToUpper(verb)
 	if mc := c.lim.MaxCommands; mc > 0 && c.stats.commands() >= mc {
 		c.stats.add(statName(verb), false)
 		return true, c.closeWith(fmt.Sprintf("421 4.7.0 %s Error: too many commands", c.l.cfg.Hostname))
 	}
+	if i := controlChar(line); i >= 0 {
+		// Never forwarded: go-smtp would echo the argument (EHLO's in its
+		// 250) or take it into an address.
+		c.log.Info("refused", "reason", "control_characters", "command", statName(verb), "code", 501, "enhanced", "5.5.2",
+			"evidence", fmt.Sprintf("byte 0x%02x at offset %d of a %d-byte command line", line[i], i, len(text)))
+		return true, c.answer(statName(verb), "501 5.5.2 Syntax error: control characters in command line")
+	}
+	if verb != "" && !commandVerbs[verb] && !strings.HasPrefix(verb, "STARTTLS") {
+		// RFC 5321 §4.2.4: 500 for an unrecognized command (go-smtp
+		// answers a verb that is not four letters long 501 Bad command).
+		c.log.Info("refused", "reason", "unknown_command", "code", 500, "enhanced", "5.5.1",
+			"evidence", fmt.Sprintf("a %d-byte command line with an unknown verb", len(text)))
+		return true, c.answer(statName(verb), "500 5.5.1 Error: command not recognized")
+	}
+	c.last = text
 	switch {
 	case strings.HasPrefix(verb, "STARTTLS"):
 		// go-smtp takes any line starting with STARTTLS as STARTTLS.
@@ -675,8 +735,8 @@ func (c *Conn) dataReadFailed(err error) error {
 	return err
 }
 
-func (c *Conn) tooLong() error {
-	c.log.Info("refused", "reason", "line_too_long", "code", 500, "enhanced", "5.5.2", "limit", c.lim.MaxLineLength)
+func (c *Conn) tooLong(limit int) error {
+	c.log.Info("refused", "reason", "line_too_long", "code", 500, "enhanced", "5.5.2", "limit", limit)
 	return c.closeWith("500 5.5.2 Line too long")
 }
 

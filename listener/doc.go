@@ -12,7 +12,12 @@
 // command line before go-smtp does and every reply line go-smtp writes, so
 // it can enforce what go-smtp leaves open:
 //
-//   - command lines longer than the limit: 500 5.5.2 Line too long;
+//   - command lines longer than the limit (RFC 5321 §4.5.3.1.4; AUTH
+//     exchanges may be 12288 bytes, RFC 4954 §4): 500 5.5.2 Line too long;
+//   - command lines with control characters (NUL, bare CR, ...; HTAB
+//     aside) are answered 501 5.5.2 here and never reach go-smtp, which
+//     would echo or accept them;
+//   - unrecognized verbs are answered 500 5.5.1 here (RFC 5321 §4.2.4);
 //   - command and DATA timeouts (RFC 5321 §4.5.3.2) and a cap on the whole
 //     session, so that slow clients are cut off;
 //   - STARTTLS (RFC 3207) is done here, not in go-smtp: anything the client

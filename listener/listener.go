@@ -40,7 +40,7 @@ type Config struct {
 
 	Gate           *Gate         // shared connection limits; nil: none
 	PregreetDelay  time.Duration // 0: no pregreet test
-	MaxLineLength  int           // command line limit without CRLF; 0: 4096
+	MaxLineLength  int           // command line limit without CRLF; 0: 1000 (AUTH exchanges: 12288)
 	MaxCommands    int
 	MaxErrors      int
 	CommandTimeout time.Duration // waiting for one command line; 0: 5m
@@ -82,7 +82,7 @@ type Limits struct {
 // withDefaults fills in the limits that may not be zero.
 func (lim Limits) withDefaults() Limits {
 	if lim.MaxLineLength == 0 {
-		lim.MaxLineLength = 4096
+		lim.MaxLineLength = 1000
 	}
 	if lim.CommandTimeout == 0 {
 		lim.CommandTimeout = 5 * time.Minute
