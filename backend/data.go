@@ -29,7 +29,19 @@ func (s *Session) Data(r io.Reader) error {
 		return s.refuse("DATA", refusalf(503, [3]int{5, 5, 1}, "sequence", "Error: no valid recipients"))
 	}
 	prepend := s.traceHeaders(tx)
-	in := &endWatch{r: r, onEOF: func() { s.conn.SetCommitting(true) }}
+	in := &endWatch{r: r, onEOF: func() { s.conn.SetCommitting(true) }, check: func() error {
+		if line := s.conn.DotCRLine(); line > 0 {
+			// "<CRLF>.<CR>x": go-smtp's dot reader dropped the dot and the
+			// bare CR, so the filter never saw it. Refuse it like any other
+			// bare CR, in normalize mode too: whether that CR ended a line
+			// "." (an end of data) or not is exactly the ambiguity SMTP
+			// smuggling lives on, so no normalisation is safe. The guard
+			// scans bytes before go-smtp hands them on, so nothing from
+			// the defect on reaches the downstream.
+			return &message.FilterError{Kind: message.KindBareCR, Offset: -1, Line: line}
+		}
+		return nil
+	}}
 	defer s.conn.SetCommitting(false)
 	filter := message.NewFilter(in, s.env.Filter)
 	body := &counter{r: message.NewHeaderRewriter(filter, prepend, dropForgeable)}
@@ -90,15 +102,26 @@ func (s *Session) dataError(tx *transaction, err, clientErr error, size int64, e
 }
 
 func filterRefusal(fe *message.FilterError) *reply.Refusal {
+	if fe.Kind == message.KindLongLine {
+		// RFC 3463 X.3.4: the message exceeds a limit of this system (one
+		// line of it, here); 552 like max_message_bytes.
+		return &reply.Refusal{Code: 552, Enhanced: [3]int{5, 3, 4}, Check: fe.Kind,
+			Text:     fmt.Sprintf("Error: line %d of the message is too long for this server; lines over 998 bytes break RFC 5322 section 2.1.1, encode the content (quoted-printable or base64)", fe.Line),
+			Evidence: fmt.Sprintf("line %d longer than max_data_line_length (byte %d)", fe.Line, fe.Offset)}
+	}
 	what := map[string]string{"bare_lf": "bare <LF>", "bare_cr": "bare <CR>", "nul": "NUL byte"}[fe.Kind]
 	if fe.Kind == "nul" {
 		return &reply.Refusal{Code: 550, Enhanced: [3]int{5, 6, 0}, Check: fe.Kind,
 			Text:     "Error: message contains a NUL byte; NUL is not allowed in SMTP mail (RFC 5321 section 2.3.8)",
 			Evidence: fmt.Sprintf("line %d", fe.Line)}
 	}
+	evidence := fmt.Sprintf("line %d offset %d", fe.Line, fe.Offset)
+	if fe.Offset < 0 {
+		evidence = fmt.Sprintf("line %d: a dot then a bare CR, which the DATA dot reader would drop", fe.Line)
+	}
 	return &reply.Refusal{Code: 550, Enhanced: [3]int{5, 5, 2}, Check: fe.Kind,
 		Text:     fmt.Sprintf("Line %d ends in %s, not <CR><LF>; fix the sending software (RFC 5321 section 2.3.8)\nError: %s received", fe.Line, what, what),
-		Evidence: fmt.Sprintf("line %d offset %d", fe.Line, fe.Offset)}
+		Evidence: evidence}
 }
 
 // outcome names how a relayed message ended, for the relay metric, in the
@@ -181,16 +204,28 @@ func dropForgeable(name string) bool {
 }
 
 // endWatch calls onEOF when the client's data ends cleanly, and keeps
-// the error that ended it otherwise.
+// the error that ended it otherwise. After every read it asks check: an
+// error from it refuses the message, and the bytes of that read are
+// dropped.
 type endWatch struct {
-	r     io.Reader
-	onEOF func()
-	done  bool
-	err   error
+	r      io.Reader
+	onEOF  func()
+	check  func() error
+	done   bool
+	refuse error
+	err    error
 }
 
 func (e *endWatch) Read(p []byte) (int, error) {
+	if e.refuse != nil {
+		return 0, e.refuse
+	}
 	n, err := e.r.Read(p)
+	if e.check != nil {
+		if e.refuse = e.check(); e.refuse != nil {
+			return 0, e.refuse
+		}
+	}
 	if err == io.EOF && !e.done {
 		e.done = true
 		e.onEOF()

@@ -175,6 +175,10 @@ func TestDataSmugglingRejected(t *testing.T) {
 		{"bare_lf_helo", true, "Subject: x\nHello\r\n", []string{
 			"550-Line 1 ends in bare <LF>, not <CR><LF>; fix the sending software (RFC 5321 section 2.3.8)",
 			"550 Error: bare <LF> received"}},
+		// go-smtp's dot reader turns ".<CR>" into nothing; the guard saw it.
+		{"dot_bare_cr", false, "Subject: x\r\n\r\nhi\r\n.\r\r\nMAIL FROM:<evil@remote.example>\r\n", []string{
+			"550-Line 4 ends in bare <CR>, not <CR><LF>; fix the sending software (RFC 5321 section 2.3.8)",
+			"550 5.5.2 Error: bare <CR> received"}},
 		{"nul", false, "Subject: x\r\n\r\nnul \x00 here\r\n", []string{
 			"550 5.6.0 Error: message contains a NUL byte; NUL is not allowed in SMTP mail (RFC 5321 section 2.3.8)"}},
 	}
@@ -436,6 +440,71 @@ func TestDataBDATAbandoned(t *testing.T) {
 			c.sync()
 			if tx := tg.tx(t, 1); !tx.Delivered || tx.Overlap {
 				t.Fatalf("next transaction: %+v", tx)
+			}
+		})
+	}
+}
+
+// ".<CR>" at the start of a line is refused in normalize mode too: whether
+// that CR ended a line "." (an end of data) is the smuggling ambiguity.
+func TestDataDotBareCRNormalize(t *testing.T) {
+	tg := newTarget("down")
+	env := newEnv(t, tg)
+	env.Filter = message.FilterOptions{LineEndings: message.Normalize, NUL: message.Strip}
+	c := start(t, env, opts{}).dial()
+	c.open()
+	got := c.data("Subject: x\r\n\r\nhi\r\n.\r\r\nmore\r\n")
+	if !equal(got, []string{
+		"550-Line 4 ends in bare <CR>, not <CR><LF>; fix the sending software (RFC 5321 section 2.3.8)",
+		"550 5.5.2 Error: bare <CR> received"}) {
+		t.Fatalf("DATA: %q", got)
+	}
+	c.sync()
+	if tx := tg.tx(t, 0); tx.Delivered || !tx.Aborted {
+		t.Fatalf("downstream: %+v", tx)
+	}
+	// A stuffed dot is no defect: "..x" is ".x".
+	c.tx()
+	if got := c.data("Subject: x\r\n\r\n..x\r\n"); queuedRE.FindString(got[0]) == "" {
+		t.Fatalf("DATA with a stuffed dot: %q", got)
+	}
+}
+
+// A line longer than max_data_line_length: 552 5.3.4, the downstream
+// transaction is dropped without its end, the client's DATA is read to
+// its end and the session goes on; a line at the limit passes.
+func TestDataLineTooLong(t *testing.T) {
+	for _, bdat := range []bool{false, true} {
+		t.Run(map[bool]string{false: "DATA", true: "BDAT"}[bdat], func(t *testing.T) {
+			tg := newTarget("down")
+			env := newEnv(t, tg)
+			env.Filter.MaxLineLength = 1000
+			h := start(t, env, opts{})
+			c := h.dial()
+			c.open()
+			body := "Subject: x\r\n\r\n" + strings.Repeat("y", 1001) + "\r\nafter\r\n"
+			var got []string
+			if bdat {
+				c.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(body), body))
+				got = c.reply()
+			} else {
+				got = c.data(body)
+			}
+			want := "552 5.3.4 Error: line 3 of the message is too long for this server; lines over 998 bytes break RFC 5322 section 2.1.1, encode the content (quoted-printable or base64)"
+			if !equal(got, []string{want}) {
+				t.Fatalf("got %q", got)
+			}
+			c.sync()
+			tx := tg.tx(t, 0)
+			if tx.Delivered || !tx.Aborted || strings.Contains(tx.Data, "after") {
+				t.Fatalf("downstream: %+v", tx)
+			}
+			if _, relayed, _ := h.metrics.snapshot(); !equal(relayed, []string{"down refused"}) {
+				t.Fatalf("relay outcomes %q", relayed)
+			}
+			c.tx()
+			if got := c.data("Subject: x\r\n\r\n" + strings.Repeat("y", 1000) + "\r\n"); queuedRE.FindString(got[0]) == "" {
+				t.Fatalf("a line at the limit: %q", got)
 			}
 		})
 	}

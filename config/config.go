@@ -114,7 +114,17 @@ type Limits struct {
 	MaxErrors           int      `toml:"max_errors"`
 	MaxCommands         int      `toml:"max_commands"`
 	MaxLineLength       int      `toml:"max_line_length"`
+	MaxDataLineLength   *int     `toml:"max_data_line_length"` // nil: the default; 0: off
 	PregreetDelay       Duration `toml:"pregreet_delay"`
+}
+
+// DataLineLimit is limits.max_data_line_length: the longest line allowed
+// inside DATA or BDAT, in bytes without CRLF; 0 means no limit.
+func (l Limits) DataLineLimit() int {
+	if l.MaxDataLineLength == nil {
+		return DefaultMaxDataLineLength
+	}
+	return *l.MaxDataLineLength
 }
 
 // HELO is the [helo] table: the HELO/EHLO policy (see package heloguard).

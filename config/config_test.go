@@ -171,6 +171,12 @@ func TestErrors(t *testing.T) {
 		{"line length",
 			func(s string) string { return s + "[limits]\nmax_line_length = 100\n" },
 			[]string{"limits.max_line_length", "512"}},
+		{"data line length too small",
+			func(s string) string { return s + "[limits]\nmax_data_line_length = 500\n" },
+			[]string{"limits.max_data_line_length", "998"}},
+		{"data line length negative",
+			func(s string) string { return s + "[limits]\nmax_data_line_length = -1\n" },
+			[]string{"limits.max_data_line_length", "0 (no limit)"}},
 		{"route domain",
 			func(s string) string {
 				return s + "[[relay.route]]\ndomain = \"not a domain\"\ndownstream = \"smtp://127.0.0.1:1\"\n"
@@ -243,5 +249,29 @@ func TestEmbeddedIsLoopbackOnly(t *testing.T) {
 	}
 	if c.HELO.Profile != "cpanel" || len(c.HELO.TrustedNetworks) != 0 {
 		t.Errorf("embedded default must keep the HELO policy on loopback too")
+	}
+}
+
+// max_data_line_length: 65536 when absent, 0 switches it off.
+func TestMaxDataLineLengthDefault(t *testing.T) {
+	for _, tc := range []struct {
+		extra string
+		want  int
+	}{
+		{"", DefaultMaxDataLineLength},
+		{"[limits]\nmax_data_line_length = 0\n", 0},
+		{"[limits]\nmax_data_line_length = 2000\n", 2000},
+	} {
+		path := filepath.Join(t.TempDir(), "c.toml")
+		if err := os.WriteFile(path, []byte("hostname = \"mx.example.com\"\nlocal_domains = [\"example.com\"]\n[[listener]]\naddress = \"127.0.0.1:2525\"\n[relay]\ndownstream = \"smtp://127.0.0.1:25\"\n"+tc.extra), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(path)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.extra, err)
+		}
+		if got := c.Limits.DataLineLimit(); got != tc.want || DefaultMaxDataLineLength != 65536 {
+			t.Errorf("%q: %d, want %d", tc.extra, got, tc.want)
+		}
 	}
 }

@@ -14,6 +14,11 @@ const (
 	DefaultMaxLineLength   = 1000 // commands: RFC 5321 §4.5.3.1.4's 512 plus what extension parameters add; AUTH exchanges get RFC 4954's 12288 regardless
 )
 
+// DefaultMaxDataLineLength bounds a line inside a message: far above RFC
+// 5322 §2.1.1's 998, so that sloppy but real mail passes, and far below
+// what would let one line stream to the downstream without end.
+const DefaultMaxDataLineLength = 65536
+
 func (c *Config) applyDefaults() {
 	if c.Hostname == "" {
 		c.Hostname = systemHostname()
@@ -76,6 +81,10 @@ func (c *Config) applyDefaults() {
 	setInt(&lim.MaxErrors, 20)
 	setInt(&lim.MaxCommands, 10000)
 	setInt(&lim.MaxLineLength, DefaultMaxLineLength)
+	if lim.MaxDataLineLength == nil {
+		n := DefaultMaxDataLineLength
+		lim.MaxDataLineLength = &n
+	}
 
 	if c.HELO.Profile == "" {
 		c.HELO.Profile = "cpanel"

@@ -253,6 +253,9 @@ func (c *Config) validateLimits(v *validator) {
 	if l.MaxLineLength < 512 {
 		v.addf("limits.max_line_length", "%d is below 512, the command line length RFC 5321 §4.5.3.1.4 requires", l.MaxLineLength)
 	}
+	if n := l.DataLineLimit(); n < 0 || (n > 0 && n < 998) {
+		v.addf("limits.max_data_line_length", "%d: want 0 (no limit) or at least 998, the line length RFC 5322 §2.1.1 allows every message", n)
+	}
 	if l.MaxConnectionsPerIP > l.MaxConnections {
 		v.addf("limits.max_connections_per_ip", "%d is more than limits.max_connections (%d)", l.MaxConnectionsPerIP, l.MaxConnections)
 	}

@@ -47,6 +47,8 @@ type Conn struct {
 	deliver   []byte // rest of a processed line not yet handed over
 	mode      mode
 	dataState int
+	dataLines int          // lines of the DATA in progress ended so far
+	dotCR     atomic.Int32 // see DotCRLine
 	bdatLeft  int64
 	bdatLast  bool // the chunk being read is BDAT ... LAST
 	lines     int
@@ -149,6 +151,13 @@ func (c *Conn) SetCommitting(b bool) { c.committing.Store(b) }
 // downstream may take the message, so cutting the connection could lose a
 // 250 the client never hears.
 func (c *Conn) Committing() bool { return c.committing.Load() || c.eodPending.Load() }
+
+// DotCRLine is the line (from 1) of the DATA just read where a line began
+// with a dot and a CR not followed by LF, or 0. go-smtp's dot reader drops
+// that dot and that CR without a word, so the bare CR never reaches the
+// message filter: the session must refuse the message itself. BDAT has no
+// dot reader; it reports 0 there.
+func (c *Conn) DotCRLine() int { return int(c.dotCR.Load()) }
 
 // SetAuthenticated records a successful AUTH (STARTTLS is refused after it).
 func (c *Conn) SetAuthenticated() {
@@ -391,7 +400,9 @@ func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 		}
 	case verb == "DATA":
 		c.dataPending = true
+		c.dotCR.Store(0)
 	case verb == "BDAT":
+		c.dotCR.Store(0)
 		// The chunk follows the command whatever the reply (RFC 3030 §2):
 		// mirror go-smtp's argument rules exactly to know its length.
 		if size, ok := bdatSize(args); ok && size > 0 {
@@ -562,10 +573,14 @@ func (c *Conn) scanData(b []byte) (int, bool) {
 				c.dataState = dsBeginLine
 				return i + 1, true
 			}
+			if c.dotCR.Load() == 0 {
+				c.dotCR.Store(int32(min(c.dataLines+1, 1<<30)))
+			}
 			st = dsData
 		case dsCR:
 			if ch == '\n' {
 				st = dsBeginLine
+				c.dataLines++
 			} else {
 				st = dsData
 			}
@@ -643,6 +658,7 @@ func (c *Conn) replyLine() error {
 		c.dataPending = false
 		c.mode = modeData
 		c.dataState = dsBeginLine
+		c.dataLines = 0
 		return nil
 	}
 	c.dataPending = false

@@ -37,6 +37,10 @@ func (m Mode) String() string {
 type FilterOptions struct {
 	LineEndings Mode // Reject or Normalize
 	NUL         Mode // Reject or Strip
+	// MaxLineLength is the longest line allowed, in bytes without its line
+	// ending (a stripped NUL does not count); a longer one stops the stream
+	// with a *FilterError of KindLongLine. 0: no limit.
+	MaxLineLength int
 }
 
 // FilterStats counts what a Filter has seen so far.
@@ -52,6 +56,8 @@ const (
 	KindBareLF = "bare_lf"
 	KindBareCR = "bare_cr"
 	KindNUL    = "nul"
+	// KindLongLine: a line longer than FilterOptions.MaxLineLength.
+	KindLongLine = "data_line_length"
 )
 
 // FilterError reports the first byte a Filter in Reject mode refused.
@@ -71,6 +77,8 @@ func (e *FilterError) Error() string {
 		what = "bare CR"
 	case KindNUL:
 		what = "NUL byte"
+	case KindLongLine:
+		what = "line too long"
 	}
 	return fmt.Sprintf("message: %s at line %d (byte %d)", what, e.Line, e.Offset)
 }
@@ -102,6 +110,7 @@ type Filter struct {
 	crLine  int
 	carryLF bool // the LF of an emitted CRLF did not fit in the caller's buffer
 	line    int  // current line, from 1
+	lineLen int  // bytes of the current line so far, line ending excluded
 
 	stats  FilterStats
 	srcErr error // the source's error (io.EOF included), acted on once buf is drained
@@ -202,6 +211,15 @@ loop:
 				}
 				j++
 			}
+			if lim := f.opts.MaxLineLength; lim > 0 && f.lineLen+(j-i) > lim {
+				// Pass on the part within the limit; the rest is refused.
+				j = i + lim - f.lineLen
+				o += copy(out[o:], in[i:j])
+				i = j
+				f.err = &FilterError{Kind: KindLongLine, Offset: base + int64(i), Line: f.line}
+				break loop
+			}
+			f.lineLen += j - i
 			o += copy(out[o:], in[i:j])
 			i = j
 			continue
@@ -226,6 +244,7 @@ loop:
 			o += f.emitCRLF(out[o:])
 			f.afterCR, f.crOff, f.crLine = true, base+int64(i), f.line
 			f.line++
+			f.lineLen = 0
 			i++
 		case '\n':
 			i++
@@ -241,6 +260,7 @@ loop:
 			f.stats.BareLF++
 			o += f.emitCRLF(out[o:])
 			f.line++
+			f.lineLen = 0
 		}
 	}
 	f.r += i

@@ -154,7 +154,7 @@ func actions(m map[string]string) map[string]heloguard.Action {
 }
 
 func filterOptions(l config.Limits) message.FilterOptions {
-	o := message.FilterOptions{LineEndings: message.Reject, NUL: message.Reject}
+	o := message.FilterOptions{LineEndings: message.Reject, NUL: message.Reject, MaxLineLength: l.DataLineLimit()}
 	if l.BareLineEndings == "normalize" {
 		o.LineEndings = message.Normalize
 	}
