@@ -150,3 +150,31 @@ func TestUnknownCommand(t *testing.T) {
 		t.Errorf("the 4th error: got %q, then no 421", got)
 	}
 }
+
+// A BDAT chunk or DATA cut short by a clean close (FIN) is no message: the
+// session's reader gets an error, never io.EOF (issue 12, bug 1).
+func TestCutShortByFIN(t *testing.T) {
+	for _, open := range []string{"BDAT 100 LAST\r\n", "BDAT 100\r\n", "DATA\r\n"} {
+		t.Run(strings.TrimSpace(open), func(t *testing.T) {
+			f := start(t, nil)
+			c := dial(t, f.addr, "")
+			c.reply()
+			c.cmd("EHLO client.example")
+			c.cmd("MAIL FROM:<a@x.example>")
+			c.cmd("RCPT TO:<b@y.example>")
+			c.send(open)
+			if open == "DATA\r\n" {
+				c.reply()
+			}
+			c.send("Subject: cut\r\n\r\nshort")
+			if err := c.conn.(*net.TCPConn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			c.closed()
+			time.Sleep(50 * time.Millisecond)
+			if _, msgs := f.rec.snapshot(); len(msgs) != 0 {
+				t.Fatalf("a cut message reached the session as complete: %q", msgs)
+			}
+		})
+	}
+}

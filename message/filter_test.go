@@ -265,3 +265,61 @@ func normalizeRef(in []byte, strip bool) []byte {
 	}
 	return out
 }
+
+// MaxLineLength: a line of exactly the limit passes, one byte more stops
+// the stream with KindLongLine at its line, in both line-ending modes and
+// however the source is cut; line endings and stripped NULs do not count.
+func TestFilterMaxLineLength(t *testing.T) {
+	const lim = 10
+	tests := []struct {
+		name     string
+		mode     Mode
+		in       string
+		wantLine int // 0: passes
+	}{
+		{"at the limit", Reject, "0123456789\r\nabc\r\n", 0},
+		{"one over", Reject, "ok\r\n0123456789X\r\n", 2},
+		{"no line end at all", Reject, strings.Repeat("x", 100), 1},
+		{"long last line", Reject, "a\r\nb\r\n" + strings.Repeat("x", 11), 3},
+		{"bare LF ends a line in normalize", Normalize, "0123456789\n0123456789\n", 0},
+		{"bare CR ends a line in normalize", Normalize, "0123456789\r0123456789\r\n", 0},
+		{"stripped NUL does not count", Normalize, "01234\x0056789\r\n", 0},
+		{"over after a bare LF", Normalize, "a\n0123456789X", 2},
+	}
+	for _, tc := range tests {
+		for _, cut := range []int{1, 3, 4096} {
+			t.Run(tc.name, func(t *testing.T) {
+				src := iotest.HalfReader(&chunked{b: []byte(tc.in), n: cut})
+				f := NewFilter(src, FilterOptions{LineEndings: tc.mode, NUL: Strip, MaxLineLength: lim})
+				out, err := io.ReadAll(f)
+				var fe *FilterError
+				switch {
+				case tc.wantLine == 0 && err != nil:
+					t.Fatalf("cut %d: %v", cut, err)
+				case tc.wantLine > 0 && (!errors.As(err, &fe) || fe.Kind != KindLongLine || fe.Line != tc.wantLine):
+					t.Fatalf("cut %d: err %v, want %s at line %d", cut, err, KindLongLine, tc.wantLine)
+				}
+				for _, l := range strings.Split(string(out), "\r\n") {
+					if len(l) > lim {
+						t.Fatalf("cut %d: a line of %d bytes came out: %q", cut, len(l), out)
+					}
+				}
+			})
+		}
+	}
+}
+
+// chunked returns at most n bytes per Read.
+type chunked struct {
+	b []byte
+	n int
+}
+
+func (c *chunked) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(len(p), c.n)], c.b)
+	c.b = c.b[k:]
+	return k, nil
+}
