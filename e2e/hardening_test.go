@@ -484,14 +484,15 @@ func TestHardenLongLines(t *testing.T) {
 // transaction still delivers to the accepted recipients.
 func TestHardenManyRecipients(t *testing.T) {
 	const maxRcpt, n = 5, 10000
-	e := setup(t, &e2etest.PostfixOptions{}, opts{extra: fmt.Sprintf("[limits]\nmax_recipients = %d\nmax_errors = 100000\nmax_commands = 100000\n", maxRcpt)})
+	e := setup(t, &e2etest.PostfixOptions{}, opts{extra: fmt.Sprintf("[limits]\nmax_recipients = %d\nmax_errors = 100000\nmax_commands = 100000\nmax_line_length = 4096\n", maxRcpt)})
 	before := hwmKB(t, e.gw.Pid())
 
 	r := e2etest.DialRaw(t, e.mx, "127.0.0.42")
 	greetEHLO(t, r, clientHELO)
 	wantReply(t, "MAIL", r.Cmd(t, "MAIL FROM:<"+sender+">"), 250, "")
 	// Past max_recipients the arguments are 3 KB each (30 MB in all): a
-	// gateway that kept them would show it in its peak RSS.
+	// gateway that kept them would show it in its peak RSS. (Lines that
+	// long need max_line_length above its default of 1000.)
 	long := strings.Repeat("r", 3000)
 	go func() {
 		var b strings.Builder
