@@ -230,12 +230,13 @@ func TestMalformedAuth(t *testing.T) {
 		t.Errorf("AUTH after malformed attempts: %s", rep)
 	}
 	// An overlong line is refused and the connection closed (the rest of
-	// the line cannot be trusted to be anything but garbage).
+	// the line cannot be trusted to be anything but garbage). AUTH lines
+	// may be 12288 bytes (RFC 4954 §4): this one is 16011.
 	raw = e2etest.DialRaw(t, e.sub, "")
 	raw.Cmd(t, "EHLO laptop.example.net")
 	raw.StartTLS(t)
 	raw.Cmd(t, "EHLO laptop.example.net")
-	if rep := raw.Cmd(t, "AUTH PLAIN "+strings.Repeat("QUFB", 2000)); rep.Code != 500 || !strings.Contains(rep.Raw, "Line too long") {
+	if rep := raw.Cmd(t, "AUTH PLAIN "+strings.Repeat("QUFB", 4000)); rep.Code != 500 || !strings.Contains(rep.Raw, "Line too long") {
 		t.Errorf("overlong AUTH line: %s", rep)
 	}
 	raw.WaitClosed(t, 5*time.Second)
