@@ -15,8 +15,9 @@ import (
 // the evaluation starts at HELO and is awaited only where the policy's
 // stage enforces it: the client's next commands are not held up.
 type pendingVerdict struct {
-	done chan struct{}
-	v    heloguard.Verdict
+	done   chan struct{}
+	cancel context.CancelFunc // ends the evaluation's DNS when a new name supersedes it
+	v      heloguard.Verdict
 }
 
 func (p *pendingVerdict) wait(ctx context.Context) (heloguard.Verdict, bool) {
@@ -70,11 +71,28 @@ func (s *Session) greet(name string) error {
 		EHLO:         s.ehlo,
 		PreviousHELO: prev,
 	}
-	pv := &pendingVerdict{done: make(chan struct{})}
+	// At most one evaluation per session is in flight: a greeting with a
+	// new name cancels the one before (its verdict would never be used),
+	// and the new one starts only once the old has ended, so a client
+	// pipelining EHLOs cannot pile up background DNS work. The listener
+	// guard caps the greetings per connection ([limits] max_greetings).
+	old := s.verdict
+	if old != nil {
+		old.cancel()
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, verdictTimeout)
+	pv := &pendingVerdict{done: make(chan struct{}), cancel: cancel}
 	s.verdict = pv
 	go func() {
-		ctx, cancel := context.WithTimeout(s.ctx, verdictTimeout)
 		defer cancel()
+		if old != nil {
+			// Cancelled above, so it ends promptly; ctx bounds the wait
+			// should a Resolver ignore its context.
+			select {
+			case <-old.done:
+			case <-ctx.Done():
+			}
+		}
 		pv.v = env.HELO.Evaluate(ctx, client, s.memo)
 		close(pv.done)
 	}()
