@@ -12,6 +12,12 @@ const (
 	DefaultMaxMessageBytes = 26214400 // 25 MiB
 	DefaultMaxRecipients   = 100
 	DefaultMaxLineLength   = 4096 // commands; RFC 5321 §4.5.3.1.4 wants ≥ 512, RFC 4954 AUTH lines need more
+	// DefaultMaxGreetings bounds HELO/EHLO per connection: a client needs
+	// two (before and after STARTTLS), each may start DNS checks.
+	DefaultMaxGreetings = 10
+	// DefaultDNSMaxInFlight bounds the DNS queries the gateway has
+	// outstanding at once, across all sessions.
+	DefaultDNSMaxInFlight = 100
 )
 
 func (c *Config) applyDefaults() {
@@ -26,6 +32,7 @@ func (c *Config) applyDefaults() {
 
 	setDur(&c.DNS.Timeout, 2*time.Second)
 	setInt(&c.DNS.CacheSize, 10000)
+	setInt(&c.DNS.MaxInFlight, DefaultDNSMaxInFlight)
 
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
@@ -74,6 +81,10 @@ func (c *Config) applyDefaults() {
 	setDur(&lim.DataTimeout, 3*time.Minute)
 	setDur(&lim.SessionTimeout, time.Hour)
 	setInt(&lim.MaxErrors, 20)
+	if lim.MaxGreetings == nil {
+		n := DefaultMaxGreetings
+		lim.MaxGreetings = &n
+	}
 	setInt(&lim.MaxCommands, 10000)
 	setInt(&lim.MaxLineLength, DefaultMaxLineLength)
 
