@@ -7,7 +7,9 @@
 // across servers, the checks that a response answers the question that was
 // sent (RFC 5452 §9), following CNAME chains (RFC 1034 §3.6.2), caching of
 // positive answers and of negative ones by the SOA minimum (RFC 2308 §5),
-// coalescing of identical queries in flight, and counters for metrics.
+// coalescing of identical queries in flight, a bound on the queries
+// outstanding at once (Config.MaxInFlight: past it a query fails at once
+// as temporary instead of queueing), and counters for metrics.
 // Memo adds a per-SMTP-session layer on top: one lookup per name and type
 // for the lifetime of a session.
 //

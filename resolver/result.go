@@ -11,11 +11,12 @@ import (
 type kind uint8
 
 const (
-	kindAnswer   kind = iota // records of the type asked for
-	kindNotFound             // NXDOMAIN or NODATA (RFC 2308 §1)
-	kindServFail             // SERVFAIL, REFUSED or another error rcode
-	kindTimeout              // no answer within the budget
-	kindError                // network error or malformed answer
+	kindAnswer    kind = iota // records of the type asked for
+	kindNotFound              // NXDOMAIN or NODATA (RFC 2308 §1)
+	kindServFail              // SERVFAIL, REFUSED or another error rcode
+	kindTimeout               // no answer within the budget
+	kindError                 // network error or malformed answer
+	kindSaturated             // not sent: Config.MaxInFlight queries were out
 )
 
 // outcome is the name of a kind as Config.Observe reports it for the
@@ -30,6 +31,8 @@ func (k kind) outcome() string {
 		return "servfail"
 	case kindTimeout:
 		return "timeout"
+	case kindSaturated:
+		return "saturated"
 	}
 	return "error"
 }

@@ -58,7 +58,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 
 	s := &server{log: log, configPath: *configPath}
-	rt, err := build(cfg, buildOptions{observe: s.relayEvent})
+	rt, err := build(cfg, buildOptions{observe: s.relayEvent, log: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway: configuration problems:\n%v\n", err)
 		return 1
@@ -226,7 +226,7 @@ func (s *server) reload() {
 	cfg, err := config.Load(s.configPath)
 	if err == nil {
 		var rt *gwRuntime
-		rt, err = build(cfg, buildOptions{reuse: s.current.Load(), observe: s.relayEvent})
+		rt, err = build(cfg, buildOptions{reuse: s.current.Load(), observe: s.relayEvent, log: s.log})
 		if err == nil {
 			old := s.current.Load()
 			if rt.certs == nil {
