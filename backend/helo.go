@@ -8,6 +8,7 @@ import (
 
 	"gateway/heloguard"
 	"gateway/listener"
+	"gateway/reply"
 	"gateway/resolver"
 )
 
@@ -48,8 +49,8 @@ func (s *Session) greet(name string) error {
 		s.user = ""
 		prev = ""
 	}
-	s.conn.Annotate("helo", name)
-	s.log.Debug("greeting", "verb", verb, "helo", name)
+	s.conn.Annotate("helo", reply.Clip(name))
+	s.log.Debug("greeting", "verb", verb, "helo", reply.Clip(name))
 
 	env := s.env
 	if env.HELO == nil {
@@ -62,7 +63,7 @@ func (s *Session) greet(name string) error {
 		return s.heloGate(heloguard.StageHELO, "HELO")
 	}
 	if prev != "" {
-		s.log.Info("helo changed", "previous", prev, "helo", name)
+		s.log.Info("helo changed", "previous", reply.Clip(prev), "helo", reply.Clip(name))
 	}
 	client := heloguard.Client{
 		IP:           s.conn.Client().Addr(),
@@ -136,7 +137,7 @@ func (s *Session) logVerdict(v heloguard.Verdict) {
 		}
 		s.b.metrics.HELOCheck(r.Check, string(r.Result), string(r.Action))
 	}
-	args := []any{"helo", s.helo, "action", string(v.Action), "failed", strings.Join(failed, ",")}
+	args := []any{"helo", reply.Clip(s.helo), "action", string(v.Action), "failed", strings.Join(failed, ",")}
 	if v.Exempt != "" {
 		args = append(args, "exempt", v.Exempt)
 	}

@@ -153,3 +153,59 @@ func waitIdle(t *testing.T, d *slowDNS) {
 	}
 	t.Fatal("lookups still in flight after the client left")
 }
+
+// Issue 12: a 3000-byte HELO name was logged whole, in every line that
+// names it. Every client-supplied string the session logs (HELO name,
+// MAIL FROM, RCPT TO, evidence quoting the HELO) now goes through
+// reply.Clip: its first 255 bytes and how many were cut.
+func TestLogLinesClipClientStrings(t *testing.T) {
+	tg := newTarget("down")
+	env := withHELO(t, newEnv(t, tg), heloguard.Config{Profile: heloguard.ProfileCPanel})
+	h := start(t, env, opts{})
+
+	long := strings.Repeat("a", 3000)
+	c := h.dial()
+	c.ehlo(long)
+	c.ehlo(long + "b") // "helo changed" names both
+	c.expectCode("MAIL FROM:<x@"+long+".example>", "550")
+	c2 := h.dial()
+	c2.ehlo(clientHELO)
+	c2.expectCode("MAIL FROM:<"+long+"@remote.example>", "250")
+	c2.expectCode("RCPT TO:<"+long+"@remote.example>", "554")
+	c.expect("QUIT", "221 2.0.0 Bye")
+	c2.expect("QUIT", "221 2.0.0 Bye")
+	if !c.closed() || !c2.closed() {
+		t.Fatal("QUIT did not close")
+	}
+	waitLog(t, h, 2, "msg=disconnect")
+
+	logs := h.logs.String()
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, strings.Repeat("a", 256)) {
+			t.Errorf("log line carries more than 255 bytes of a client string: %.300s...", line)
+		}
+	}
+	for _, want := range []string{
+		"helo=\"" + long[:255] + "...(cut 2745 bytes)",              // reject, disconnect
+		"previous=\"" + long[:255] + "...(cut 2745 bytes)",          // helo changed
+		"evidence=\"HELO '" + long[:255] + "...(cut 2746 bytes)'", // evidence quoting the HELO
+		"rcpt=\"" + long[:255] + "...(cut 2760 bytes)",              // RCPT refusal, 3000+15
+		"from=\"" + long[:255] + "...(cut 2760 bytes)",              // MAIL
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %.40s...%s", want, want[len(want)-min(len(want), 30):])
+		}
+	}
+}
+
+// waitLog waits until the log holds n lines containing s.
+func waitLog(t *testing.T, h *harness, n int, s string) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for strings.Count(h.logs.String(), s) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("log has %d lines with %q, want %d", strings.Count(h.logs.String(), s), s, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
