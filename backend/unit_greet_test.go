@@ -186,11 +186,11 @@ func TestLogLinesClipClientStrings(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"helo=\"" + long[:255] + "...(cut 2745 bytes)",              // reject, disconnect
-		"previous=\"" + long[:255] + "...(cut 2745 bytes)",          // helo changed
+		"helo=\"" + long[:255] + "...(cut 2745 bytes)",            // reject, disconnect
+		"previous=\"" + long[:255] + "...(cut 2745 bytes)",        // helo changed
 		"evidence=\"HELO '" + long[:255] + "...(cut 2746 bytes)'", // evidence quoting the HELO
-		"rcpt=\"" + long[:255] + "...(cut 2760 bytes)",              // RCPT refusal, 3000+15
-		"from=\"" + long[:255] + "...(cut 2760 bytes)",              // MAIL
+		"rcpt=\"" + long[:255] + "...(cut 2760 bytes)",            // RCPT refusal, 3000+15
+		"from=\"" + long[:255] + "...(cut 2760 bytes)",            // MAIL
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %.40s...%s", want, want[len(want)-min(len(want), 30):])
