@@ -186,7 +186,8 @@ func TestLogLinesClipClientStrings(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"helo=\"" + long[:255] + "...(cut 2745 bytes)",            // reject, disconnect
+		"helo=\"" + long[:255] + "...(cut 2745 bytes)",            // greeting (debug)
+		"helo=\"" + long[:255] + "...(cut 2746 bytes)\" check=",   // reject
 		"previous=\"" + long[:255] + "...(cut 2745 bytes)",        // helo changed
 		"evidence=\"HELO '" + long[:255] + "...(cut 2746 bytes)'", // evidence quoting the HELO
 		"rcpt=\"" + long[:255] + "...(cut 2760 bytes)",            // RCPT refusal, 3000+15
