@@ -4,10 +4,11 @@ package e2e
 // with a new name, against the real binary, its DNS the in-process server
 // answering every one of those names only after 2 seconds. Before, every
 // EHLO was answered at once and started its own background evaluation:
-// 2000 × 250 and thousands of queries. Proof now: ten greetings are
-// answered (the default [limits] max_greetings), the eleventh gets
-// "421 4.7.0 ... too many HELO/EHLO commands" and the connection is
-// closed, and the DNS server sees at most the queries of ten evaluations.
+// 2000 × 250 and thousands of queries. Proof now: at most ten greetings
+// are answered (the default [limits] max_greetings) and the gateway logs
+// the refusal; a second connection that sends eleven pipelined EHLOs reads
+// ten 250s and "421 4.7.0 ... too many HELO/EHLO commands", then the
+// close; and the DNS server sees at most the queries of ten evaluations.
 
 import (
 	"fmt"
