@@ -19,8 +19,8 @@ import (
 // bool method returning true (package resolver's ErrMalformed), or
 // carries *net.Resolver's text for it; names returned beside such an
 // error are used. Every other error (timeout, SERVFAIL, REFUSED, the
-// context ending) is temporary and makes the check that needed the
-// answer a TempError.
+// context ending, a resolver too busy to ask: Saturated() true) is
+// temporary and makes the check that needed the answer a TempError.
 type Resolver interface {
 	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
 	LookupAddr(ctx context.Context, addr string) ([]string, error) // PTR; names may carry a trailing dot
@@ -46,6 +46,9 @@ const (
 	reasonServfail = "servfail"
 	reasonTimeout  = "timeout"
 	reasonCanceled = "canceled"
+	// reasonBusy: the gateway's own resolver had too many queries out
+	// (an error with a Saturated() bool method returning true).
+	reasonBusy = "busy"
 )
 
 // reasonMalformed is why a lookup is notFound when its answer held
@@ -75,6 +78,8 @@ func classify(n int, err error) (outcome, string) {
 		return notFound, ""
 	case errors.As(err, &de) && de.IsTimeout:
 		return temporary, reasonTimeout
+	case saturated(err):
+		return temporary, reasonBusy
 	case malformed(err):
 		if n > 0 {
 			return found, "" // the valid names, the invalid ones dropped
@@ -82,6 +87,13 @@ func classify(n int, err error) (outcome, string) {
 		return notFound, reasonMalformed
 	}
 	return temporary, reasonServfail
+}
+
+// saturated reports whether err says the query was never sent because
+// the resolver had too many out (package resolver's ErrSaturated).
+func saturated(err error) bool {
+	var s interface{ Saturated() bool }
+	return errors.As(err, &s) && s.Saturated()
 }
 
 // malformed reports whether err says the answer's records were not valid

@@ -60,6 +60,7 @@ func TestClassifyMalformed(t *testing.T) {
 		{name: "net.Resolver text", err: &net.DNSError{Err: netMalformed, Name: "x"}, out: notFound, why: reasonMalformed},
 		{name: "net.Resolver text with valid names", n: 1, err: &net.DNSError{Err: netMalformed, Name: "x"}, out: found},
 		{name: "net.Resolver SERVFAIL is not temporary there, still temporary here", err: &net.DNSError{Err: "server misbehaving", Name: "x"}, out: temporary, why: reasonServfail},
+		{name: "resolver.ErrSaturated", err: &net.DNSError{Err: "resolver saturated", IsTemporary: true, UnwrapErr: resolver.ErrSaturated}, out: temporary, why: reasonBusy},
 		{name: "temporary text is not malformed", err: &net.DNSError{Err: netMalformed, IsTemporary: true}, out: temporary, why: reasonServfail},
 	}
 	for _, tc := range tests {

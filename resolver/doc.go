@@ -21,7 +21,8 @@
 //   - NXDOMAIN and NODATA: *net.DNSError with IsNotFound set;
 //   - SERVFAIL, REFUSED, timeouts, network errors, malformed responses,
 //     and a query not sent because Config.MaxInFlight queries were out:
-//     *net.DNSError with IsTemporary set (and IsTimeout for timeouts);
+//     *net.DNSError with IsTemporary set (and IsTimeout for timeouts; the
+//     last unwraps to ErrSaturated);
 //   - an answer whose records are all unusable (a PTR that is not a host
 //     name): a permanent *net.DNSError, neither temporary nor not-found
 //     (as *net.Resolver reports invalid names), unwrapping to ErrMalformed;

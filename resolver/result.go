@@ -65,6 +65,17 @@ type malformedError struct{}
 func (malformedError) Error() string   { return "malformed answer" }
 func (malformedError) Malformed() bool { return true }
 
+// ErrSaturated is what the error of a lookup unwraps to when it was not
+// sent because Config.MaxInFlight queries were out: a temporary failure of
+// ours, not of DNS. Its Saturated method lets packages that must not
+// import this one (heloguard) tell it apart.
+var ErrSaturated error = saturatedError{}
+
+type saturatedError struct{}
+
+func (saturatedError) Error() string   { return "resolver saturated" }
+func (saturatedError) Saturated() bool { return true }
+
 // errNoSuchHost is the text *net.Resolver uses for NXDOMAIN and NODATA;
 // callers may compare it.
 const errNoSuchHost = "no such host"
@@ -80,6 +91,8 @@ func (r *result) err(name string) error {
 		return &net.DNSError{Err: errNoSuchHost, Name: name, Server: r.server, IsNotFound: true}
 	case kindTimeout:
 		return &net.DNSError{Err: r.detail, Name: name, Server: r.server, IsTimeout: true, IsTemporary: true}
+	case kindSaturated:
+		return &net.DNSError{Err: r.detail, Name: name, Server: r.server, IsTemporary: true, UnwrapErr: ErrSaturated}
 	case kindMalformed:
 		// Permanent: the zone holds these records, asking again gets
 		// them again. Neither temporary nor not-found, as *net.Resolver

@@ -56,7 +56,7 @@ func TestMaxInFlight(t *testing.T) {
 		name := fmt.Sprintf("slow%d.example.test", i)
 		_, err := r.LookupMX(context.Background(), name)
 		var de *net.DNSError
-		if !errors.As(err, &de) || !de.IsTemporary || de.IsNotFound || !strings.Contains(de.Err, "saturated") {
+		if !errors.As(err, &de) || !de.IsTemporary || de.IsNotFound || !strings.Contains(de.Err, "saturated") || !errors.Is(err, ErrSaturated) {
 			t.Errorf("%s with every slot taken: %v, want a temporary 'saturated' error", name, err)
 		}
 		if n := s.Queries(name, dns.TypeMX); n != 0 {
