@@ -56,7 +56,7 @@ func (s *Session) Data(r io.Reader) error {
 	qid := rep.QueueID()
 	s.log.Info("relayed",
 		"tx", tx.id,
-		"from", tx.from,
+		"from", reply.Clip(tx.from),
 		"rcpts", len(tx.rcpts),
 		"downstream", tx.target.Name(),
 		"reply", rep.String(),
@@ -76,7 +76,7 @@ func (s *Session) Data(r io.Reader) error {
 // dataError decides what the client hears when the message was not
 // delivered. clientErr is the client's read error, if reading it failed.
 func (s *Session) dataError(tx *transaction, err, clientErr error, size int64, elapsed time.Duration) error {
-	attrs := []any{"tx", tx.id, "from", tx.from, "rcpts", len(tx.rcpts), "size", size, "latency", elapsed.Round(time.Microsecond)}
+	attrs := []any{"tx", tx.id, "from", reply.Clip(tx.from), "rcpts", len(tx.rcpts), "size", size, "latency", elapsed.Round(time.Microsecond)}
 	var fe *message.FilterError
 	if errors.As(err, &fe) {
 		return s.refuse("DATA", filterRefusal(fe), attrs...)

@@ -8,6 +8,7 @@ import (
 
 	"gateway/heloguard"
 	"gateway/listener"
+	"gateway/reply"
 	"gateway/resolver"
 )
 
@@ -15,8 +16,9 @@ import (
 // the evaluation starts at HELO and is awaited only where the policy's
 // stage enforces it: the client's next commands are not held up.
 type pendingVerdict struct {
-	done chan struct{}
-	v    heloguard.Verdict
+	done   chan struct{}
+	cancel context.CancelFunc // ends the evaluation's DNS when a new name supersedes it
+	v      heloguard.Verdict
 }
 
 func (p *pendingVerdict) wait(ctx context.Context) (heloguard.Verdict, bool) {
@@ -47,8 +49,8 @@ func (s *Session) greet(name string) error {
 		s.user = ""
 		prev = ""
 	}
-	s.conn.Annotate("helo", name)
-	s.log.Debug("greeting", "verb", verb, "helo", name)
+	s.conn.Annotate("helo", reply.Clip(name))
+	s.log.Debug("greeting", "verb", verb, "helo", reply.Clip(name))
 
 	env := s.env
 	if env.HELO == nil {
@@ -61,7 +63,7 @@ func (s *Session) greet(name string) error {
 		return s.heloGate(heloguard.StageHELO, "HELO")
 	}
 	if prev != "" {
-		s.log.Info("helo changed", "previous", prev, "helo", name)
+		s.log.Info("helo changed", "previous", reply.Clip(prev), "helo", reply.Clip(name))
 	}
 	client := heloguard.Client{
 		IP:           s.conn.Client().Addr(),
@@ -70,11 +72,28 @@ func (s *Session) greet(name string) error {
 		EHLO:         s.ehlo,
 		PreviousHELO: prev,
 	}
-	pv := &pendingVerdict{done: make(chan struct{})}
+	// At most one evaluation per session is in flight: a greeting with a
+	// new name cancels the one before (its verdict would never be used),
+	// and the new one starts only once the old has ended, so a client
+	// pipelining EHLOs cannot pile up background DNS work. The listener
+	// guard caps the greetings per connection ([limits] max_greetings).
+	old := s.verdict
+	if old != nil {
+		old.cancel()
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, verdictTimeout)
+	pv := &pendingVerdict{done: make(chan struct{}), cancel: cancel}
 	s.verdict = pv
 	go func() {
-		ctx, cancel := context.WithTimeout(s.ctx, verdictTimeout)
 		defer cancel()
+		if old != nil {
+			// Cancelled above, so it ends promptly; ctx bounds the wait
+			// should a Resolver ignore its context.
+			select {
+			case <-old.done:
+			case <-ctx.Done():
+			}
+		}
 		pv.v = env.HELO.Evaluate(ctx, client, s.memo)
 		close(pv.done)
 	}()
@@ -118,7 +137,7 @@ func (s *Session) logVerdict(v heloguard.Verdict) {
 		}
 		s.b.metrics.HELOCheck(r.Check, string(r.Result), string(r.Action))
 	}
-	args := []any{"helo", s.helo, "action", string(v.Action), "failed", strings.Join(failed, ",")}
+	args := []any{"helo", reply.Clip(s.helo), "action", string(v.Action), "failed", strings.Join(failed, ",")}
 	if v.Exempt != "" {
 		args = append(args, "exempt", v.Exempt)
 	}

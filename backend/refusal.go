@@ -17,7 +17,7 @@ func (s *Session) refuse(command string, r *reply.Refusal, attrs ...any) *smtp.S
 	e := s.smtpError(r)
 	args := []any{
 		"command", command,
-		"helo", s.helo,
+		"helo", reply.Clip(s.helo),
 		"check", r.Check,
 		"code", r.Code,
 		"enhanced", r.EnhancedString(),
@@ -29,10 +29,28 @@ func (s *Session) refuse(command string, r *reply.Refusal, attrs ...any) *smtp.S
 	if s.user != "" {
 		args = append(args, "user", s.user)
 	}
-	args = append(args, attrs...)
+	args = append(args, clipClient(attrs)...)
 	s.log.Info("reject", args...)
 	s.b.metrics.Refused(s.b.lis.Name, command, r.Check, r.Code)
 	return e
+}
+
+// clientAttrs name the log attributes that carry what the client sent.
+var clientAttrs = map[string]bool{"from": true, "rcpt": true, "helo": true, "previous": true}
+
+// clipClient returns attrs with the values of clientAttrs passed through
+// reply.Clip, so that every refusal logs at most reply.MaxLogBytes of
+// each, whoever passed them.
+func clipClient(attrs []any) []any {
+	out := append([]any(nil), attrs...)
+	for i := 0; i+1 < len(out); i += 2 {
+		if k, ok := out[i].(string); ok && clientAttrs[k] {
+			if v, ok := out[i+1].(string); ok {
+				out[i+1] = reply.Clip(v)
+			}
+		}
+	}
+	return out
 }
 
 // wireReply renders e exactly as go-smtp writes it to the client (codes on
@@ -93,7 +111,16 @@ func asSMTPError(err error) (*smtp.SMTPError, bool) {
 	return nil, false
 }
 
+// refusalf builds a Refusal whose text is format with args. String
+// arguments, which are what the client sent (an address, a
+// mechanism), are cut by reply.Clip: the reply line stays within RFC 5321
+// §4.5.3.1.5's 512 octets, and the log line that quotes it stays short.
 func refusalf(code int, enh [3]int, check, format string, args ...any) *reply.Refusal {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = reply.Clip(s)
+		}
+	}
 	return &reply.Refusal{Code: code, Enhanced: enh, Check: check, Text: fmt.Sprintf(format, args...)}
 }
 

@@ -95,7 +95,7 @@ func (s *Session) Mail(from string, opts *smtp.MailOptions) error {
 		started: time.Now(),
 	}
 	s.conn.SetInTransaction(true)
-	s.log.Debug("mail", "tx", s.tx.id, "from", from)
+	s.log.Debug("mail", "tx", s.tx.id, "from", reply.Clip(from))
 	return nil
 }
 
@@ -158,7 +158,7 @@ func (s *Session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return s.downstreamError("RCPT", err, target, "rcpt", to)
 	}
 	tx.rcpts = append(tx.rcpts, addr.String())
-	s.log.Debug("rcpt", "tx", tx.id, "rcpt", to, "downstream", target.Name())
+	s.log.Debug("rcpt", "tx", tx.id, "rcpt", reply.Clip(to), "downstream", target.Name())
 	return nil
 }
 

@@ -27,9 +27,10 @@ const (
 
 // DNS configures the resolver heloguard's checks use.
 type DNS struct {
-	Servers   []string `toml:"servers"`
-	Timeout   Duration `toml:"timeout"`
-	CacheSize int      `toml:"cache_size"`
+	Servers     []string `toml:"servers"`
+	Timeout     Duration `toml:"timeout"`
+	CacheSize   int      `toml:"cache_size"`
+	MaxInFlight int      `toml:"max_in_flight"`
 }
 
 // Listener is one [[listener]] table: an address the gateway accepts SMTP on.
@@ -112,6 +113,7 @@ type Limits struct {
 	DataTimeout         Duration `toml:"data_timeout"`
 	SessionTimeout      Duration `toml:"session_timeout"`
 	MaxErrors           int      `toml:"max_errors"`
+	MaxGreetings        *int     `toml:"max_greetings"` // nil: DefaultMaxGreetings; 0: off
 	MaxCommands         int      `toml:"max_commands"`
 	MaxLineLength       int      `toml:"max_line_length"`
 	MaxDataLineLength   *int     `toml:"max_data_line_length"` // nil: the default; 0: off
@@ -191,4 +193,13 @@ type Metrics struct {
 	// finding what a busy gateway spends its CPU on. Off by default (the
 	// profiles reveal internals; keep the address private).
 	Pprof bool `toml:"pprof"`
+}
+
+// Greetings is max_greetings with its default applied: the HELO/EHLO
+// commands one connection may send, 0 for no limit.
+func (l Limits) Greetings() int {
+	if l.MaxGreetings == nil {
+		return DefaultMaxGreetings
+	}
+	return *l.MaxGreetings
 }

@@ -57,6 +57,8 @@ func TestDefaults(t *testing.T) {
 		want any
 	}{
 		{"dns timeout", c.DNS.Timeout.D(), 2 * time.Second},
+		{"dns max in flight", c.DNS.MaxInFlight, 100},
+		{"max greetings", c.Limits.Greetings(), 10},
 		{"max message", c.Limits.MaxMessageBytes, int64(26214400)},
 		{"max recipients", c.Limits.MaxRecipients, 100},
 		{"bare line endings", c.Limits.BareLineEndings, "reject"},
@@ -177,6 +179,12 @@ func TestErrors(t *testing.T) {
 		{"data line length negative",
 			func(s string) string { return s + "[limits]\nmax_data_line_length = -1\n" },
 			[]string{"limits.max_data_line_length", "0 (no limit)"}},
+		{"dns max_in_flight negative",
+			func(s string) string { return s + "[dns]\nmax_in_flight = -1\n" },
+			[]string{"dns.max_in_flight", "-1 is negative", "default 100"}},
+		{"max_greetings negative",
+			func(s string) string { return s + "[limits]\nmax_greetings = -2\n" },
+			[]string{"limits.max_greetings", "-2 is negative"}},
 		{"route domain",
 			func(s string) string {
 				return s + "[[relay.route]]\ndomain = \"not a domain\"\ndownstream = \"smtp://127.0.0.1:1\"\n"
@@ -211,6 +219,17 @@ func TestAllProblemsAtOnce(t *testing.T) {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("missing %q in %v", w, err)
 		}
+	}
+}
+
+// max_greetings = 0 turns the cap off; it is not replaced by the default.
+func TestMaxGreetingsZeroIsOff(t *testing.T) {
+	c, err := Parse([]byte(minimal+"[limits]\nmax_greetings = 0\n"), "t.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Limits.Greetings(); got != 0 {
+		t.Errorf("max_greetings = 0 gave %d, want 0 (off)", got)
 	}
 }
 

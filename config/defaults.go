@@ -12,6 +12,12 @@ const (
 	DefaultMaxMessageBytes = 26214400 // 25 MiB
 	DefaultMaxRecipients   = 100
 	DefaultMaxLineLength   = 1000 // commands: RFC 5321 §4.5.3.1.4's 512 plus what extension parameters add; AUTH exchanges get RFC 4954's 12288 regardless
+	// DefaultMaxGreetings bounds HELO/EHLO per connection: a client needs
+	// two (before and after STARTTLS), each may start DNS checks.
+	DefaultMaxGreetings = 10
+	// DefaultDNSMaxInFlight bounds the DNS queries the gateway has
+	// outstanding at once, across all sessions.
+	DefaultDNSMaxInFlight = 100
 )
 
 // DefaultMaxDataLineLength bounds a line inside a message: far above RFC
@@ -31,6 +37,7 @@ func (c *Config) applyDefaults() {
 
 	setDur(&c.DNS.Timeout, 2*time.Second)
 	setInt(&c.DNS.CacheSize, 10000)
+	setInt(&c.DNS.MaxInFlight, DefaultDNSMaxInFlight)
 
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
@@ -79,6 +86,10 @@ func (c *Config) applyDefaults() {
 	setDur(&lim.DataTimeout, 3*time.Minute)
 	setDur(&lim.SessionTimeout, time.Hour)
 	setInt(&lim.MaxErrors, 20)
+	if lim.MaxGreetings == nil {
+		n := DefaultMaxGreetings
+		lim.MaxGreetings = &n
+	}
 	setInt(&lim.MaxCommands, 10000)
 	setInt(&lim.MaxLineLength, DefaultMaxLineLength)
 	if lim.MaxDataLineLength == nil {

@@ -14,6 +14,7 @@ import (
 func (c *Config) Validate() error {
 	v := &validator{}
 	c.validateTop(v)
+	c.validateDNS(v)
 	c.validateListeners(v)
 	c.validateTLS(v)
 	c.validateRelay(v)
@@ -222,6 +223,12 @@ func checkHostPort(s string) error {
 	return nil
 }
 
+func (c *Config) validateDNS(v *validator) {
+	if n := c.DNS.MaxInFlight; n < 0 {
+		v.addf("dns.max_in_flight", "%d is negative; write how many DNS queries the gateway may have outstanding at once (default %d)", n, DefaultDNSMaxInFlight)
+	}
+}
+
 func (c *Config) validateLimits(v *validator) {
 	l := c.Limits
 	switch l.BareLineEndings {
@@ -240,6 +247,7 @@ func (c *Config) validateLimits(v *validator) {
 		"limits.max_connections":        int64(l.MaxConnections),
 		"limits.max_connections_per_ip": int64(l.MaxConnectionsPerIP),
 		"limits.max_errors":             int64(l.MaxErrors),
+		"limits.max_greetings":          int64(l.Greetings()),
 		"limits.max_commands":           int64(l.MaxCommands),
 	}
 	for _, k := range sortedKeys(pos) {

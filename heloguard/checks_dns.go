@@ -99,7 +99,7 @@ func (e *evaluation) ptrEvidence() string {
 func (e *evaluation) noPTR(check string) CheckResult {
 	reason, ev := "no_ptr", "PTR "+e.ip.String()+": not found"
 	if e.ptr.invalid > 0 {
-		reason, ev = "invalid_ptr", "PTR "+e.ip.String()+": no valid host name"
+		reason, ev = "invalid_ptr", "PTR "+e.ip.String()+": PTR answer is not a valid host name"
 	}
 	return failed(check, reason, "your address "+e.ip.String()+" has no PTR record (reverse DNS)", fixAskProvider, ev)
 }

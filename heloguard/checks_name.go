@@ -65,7 +65,7 @@ func (e *evaluation) nameSkip() string {
 }
 
 func (e *evaluation) heloEvidence() string {
-	return "HELO '" + printable(e.c.HELO, maxLogName) + "'"
+	return "HELO '" + logName(e.c.HELO) + "'"
 }
 
 // required fails when no HELO/EHLO was sent or it had no name
@@ -276,7 +276,7 @@ func (e *evaluation) changed() CheckResult {
 	}
 	return failed(CheckChanged, "changed",
 		"HELO changed from '"+printable(prev, maxWireName)+"' to '"+e.quoted+"' in one session",
-		"send the same name in every HELO/EHLO", "previous HELO '"+printable(prev, maxLogName)+"', now "+e.heloEvidence())
+		"send the same name in every HELO/EHLO", "previous HELO '"+logName(prev)+"', now "+e.heloEvidence())
 }
 
 // denyNames fails when the HELO matches a deny_names pattern.

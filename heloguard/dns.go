@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 )
 
 // Resolver is the part of DNS heloguard needs. *net.Resolver satisfies
@@ -13,9 +14,13 @@ import (
 // Error contract: "no such name" and "no records of that type" are an
 // error e with errors.As(e, &dnsErr) and dnsErr.IsNotFound (what
 // *net.Resolver returns for NXDOMAIN and NODATA), or an empty answer with
-// a nil error. Every other error (timeout, SERVFAIL, REFUSED, the context
-// ending) is temporary and makes the check that needed the answer a
-// TempError.
+// a nil error. An answer whose records are not valid names is permanent:
+// an error that is not temporary and unwraps to one with a Malformed()
+// bool method returning true (package resolver's ErrMalformed), or
+// carries *net.Resolver's text for it; names returned beside such an
+// error are used. Every other error (timeout, SERVFAIL, REFUSED, the
+// context ending, a resolver too busy to ask: Saturated() true) is
+// temporary and makes the check that needed the answer a TempError.
 type Resolver interface {
 	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
 	LookupAddr(ctx context.Context, addr string) ([]string, error) // PTR; names may carry a trailing dot
@@ -41,7 +46,18 @@ const (
 	reasonServfail = "servfail"
 	reasonTimeout  = "timeout"
 	reasonCanceled = "canceled"
+	// reasonBusy: the gateway's own resolver had too many queries out
+	// (an error with a Saturated() bool method returning true).
+	reasonBusy = "busy"
 )
+
+// reasonMalformed is why a lookup is notFound when its answer held
+// records none of which was a valid name: permanent, like NXDOMAIN.
+const reasonMalformed = "malformed"
+
+// netMalformed is the text *net.Resolver gives an answer with invalid
+// names (its errMalformedDNSRecordsDetail), not temporary.
+const netMalformed = "DNS response contained records which contain invalid names"
 
 // classify maps a lookup's error (and answer count) to an outcome and,
 // for temporary failures, a reason.
@@ -62,8 +78,33 @@ func classify(n int, err error) (outcome, string) {
 		return notFound, ""
 	case errors.As(err, &de) && de.IsTimeout:
 		return temporary, reasonTimeout
+	case saturated(err):
+		return temporary, reasonBusy
+	case malformed(err):
+		if n > 0 {
+			return found, "" // the valid names, the invalid ones dropped
+		}
+		return notFound, reasonMalformed
 	}
 	return temporary, reasonServfail
+}
+
+// saturated reports whether err says the query was never sent because
+// the resolver had too many out (package resolver's ErrSaturated).
+func saturated(err error) bool {
+	var s interface{ Saturated() bool }
+	return errors.As(err, &s) && s.Saturated()
+}
+
+// malformed reports whether err says the answer's records were not valid
+// names: a permanent fact about the zone, not a failure to ask.
+func malformed(err error) bool {
+	var m interface{ Malformed() bool }
+	if errors.As(err, &m) && m.Malformed() {
+		return true
+	}
+	var de *net.DNSError
+	return errors.As(err, &de) && !de.IsTemporary && strings.HasPrefix(de.Err, netMalformed)
 }
 
 // ctxReason is the temporary reason for a lookup the context cut short.
@@ -175,6 +216,9 @@ func startPTR(ctx context.Context, r Resolver, ip netip.Addr, follow bool, heloA
 		defer close(l.done)
 		names, err := r.LookupAddr(ctx, ip.String())
 		l.out, l.why = classify(len(names), err)
+		if l.why == reasonMalformed {
+			l.invalid++ // PTR records there, none a host name
+		}
 		if l.out != found {
 			return
 		}

@@ -3,6 +3,8 @@ package heloguard
 import (
 	"net/netip"
 	"strings"
+
+	"gateway/reply"
 )
 
 // nameKind is what a HELO argument turned out to be.
@@ -243,6 +245,12 @@ func under(name, domain string) bool {
 		return name == domain
 	}
 	return len(name) > len(domain) && name[len(name)-len(domain)-1] == '.' && strings.HasSuffix(name, domain)
+}
+
+// logName renders a name the client sent for evidence: printable, then
+// cut by reply.Clip like every client string in the gateway's log.
+func logName(s string) string {
+	return reply.Clip(printable(s, len(s)))
 }
 
 // printable makes s safe to put on the wire or in a log line: bytes

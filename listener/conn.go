@@ -389,6 +389,12 @@ func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 			return true, c.startTLS(verb == "STARTTLS" && args == "")
 		}
 	case verb == "EHLO" || verb == "HELO":
+		if mg := c.lim.MaxGreetings; mg > 0 && c.greetings >= mg {
+			// Each greeting may start DNS checks (issue 12, bug 4).
+			c.log.Info("refused", "reason", "too_many_greetings", "code", 421, "enhanced", "4.7.0", "limit", mg)
+			c.stats.add(statName(verb), false)
+			return true, c.closeWith(fmt.Sprintf("421 4.7.0 %s Error: too many HELO/EHLO commands", c.l.cfg.Hostname))
+		}
 		c.mu.Lock()
 		c.greetVerb = verb
 		c.greetings++

@@ -43,6 +43,7 @@ type Config struct {
 	MaxLineLength  int           // command line limit without CRLF; 0: 1000 (AUTH exchanges: 12288)
 	MaxCommands    int
 	MaxErrors      int
+	MaxGreetings   int           // HELO/EHLO per connection, STARTTLS or not; 0: no limit
 	CommandTimeout time.Duration // waiting for one command line; 0: 5m
 	DataTimeout    time.Duration // between reads within DATA or BDAT; 0: 3m
 	SessionTimeout time.Duration // the whole connection; 0: none
@@ -74,6 +75,7 @@ type Limits struct {
 	MaxLineLength  int
 	MaxCommands    int
 	MaxErrors      int
+	MaxGreetings   int
 	CommandTimeout time.Duration
 	DataTimeout    time.Duration
 	SessionTimeout time.Duration
@@ -129,6 +131,7 @@ func New(inner net.Listener, cfg Config) *Listener {
 		MaxLineLength:  cfg.MaxLineLength,
 		MaxCommands:    cfg.MaxCommands,
 		MaxErrors:      cfg.MaxErrors,
+		MaxGreetings:   cfg.MaxGreetings,
 		CommandTimeout: cfg.CommandTimeout,
 		DataTimeout:    cfg.DataTimeout,
 		SessionTimeout: cfg.SessionTimeout,

@@ -5,4 +5,7 @@
 // produce refusals without depending on each other or on go-smtp.
 //
 // Only backend turns a Refusal into a go-smtp error.
+//
+// It also owns how much of what the client sent a log line carries: Clip,
+// which every layer that logs client-supplied strings uses.
 package reply

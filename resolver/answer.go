@@ -60,8 +60,10 @@ func (r *Resolver) interpret(resp *dns.Msg, server string) *result {
 	if len(res.ips)+len(res.names)+len(res.mxs) == 0 {
 		// Records were there but none was usable (an AAAA holding a
 		// mapped IPv4, a PTR with escapes): say so rather than pretend
-		// the name has none.
-		return &result{kind: kindError, server: server, detail: "DNS response contained records which contain invalid names or addresses"}
+		// the name has none. It is what the zone says, so it is cached
+		// like an answer and reported as permanent, not temporary.
+		return &result{kind: kindMalformed, server: server, ttl: r.clamp(ttl),
+			detail: "DNS response contained records which contain invalid names or addresses"}
 	}
 	// RFC 5321 §5.1: lower preference first. The order among equal
 	// preferences is the server's; the relay, not this package, picks.

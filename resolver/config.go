@@ -3,6 +3,7 @@ package resolver
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"time"
@@ -22,6 +23,8 @@ const (
 	DefaultNegativeTTL = 5 * time.Minute
 	// DefaultCacheSize is the number of (name, type) entries cached.
 	DefaultCacheSize = 10000
+	// DefaultMaxInFlight is the number of queries outstanding at once.
+	DefaultMaxInFlight = 100
 )
 
 // FailureTTL is how long a temporary failure (SERVFAIL, REFUSED, timeout,
@@ -71,13 +74,26 @@ type Config struct {
 	// DefaultCacheSize); the least recently used entry is evicted first.
 	CacheSize int
 
+	// MaxInFlight bounds the queries outstanding at the servers at once,
+	// across all callers (default DefaultMaxInFlight). A query that finds
+	// them all taken waits a moment for one, then fails as a temporary
+	// error (never cached): a flood of distinct names turns into prompt
+	// temporary failures, not into unbounded traffic or an unbounded
+	// queue. Cache hits and coalesced lookups take no slot.
+	MaxInFlight int
+
+	// Logger, if set, gets a "dns saturated" warning when queries fail
+	// for want of a slot (at most one line per 10 seconds).
+	Logger *slog.Logger
+
 	// Observe, if set, is called once per (name, type) lookup when it
 	// ends, with the query type ("A", "AAAA", "PTR", "MX"), the outcome
 	// and the time the caller waited. Outcomes: "hit" (answered from the
 	// cache, positive or negative), "coalesced" (shared another caller's
 	// query), and for a query this caller sent: "miss" (an answer),
 	// "nxdomain" (NXDOMAIN or NODATA), "servfail" (SERVFAIL, REFUSED or
-	// another error rcode), "timeout", "error". A caller whose context
+	// another error rcode), "timeout", "error", "saturated" (not sent:
+	// MaxInFlight queries were out). A caller whose context
 	// ends reports "timeout" (deadline) or "error" (cancelled). It is
 	// called without locks held and must be cheap and concurrency-safe.
 	Observe func(qtype, outcome string, d time.Duration)
@@ -89,6 +105,8 @@ type settings struct {
 	timeout                time.Duration
 	minTTL, maxTTL, negTTL time.Duration
 	cacheSize              int
+	maxInFlight            int
+	log                    *slog.Logger
 	observe                func(qtype, outcome string, d time.Duration)
 }
 
@@ -96,15 +114,20 @@ type settings struct {
 // the field and the bad value.
 func (cfg Config) validate() (settings, error) {
 	s := settings{
-		timeout:   orDefault(cfg.Timeout, DefaultTimeout),
-		minTTL:    orDefault(cfg.MinTTL, DefaultMinTTL),
-		maxTTL:    orDefault(cfg.MaxTTL, DefaultMaxTTL),
-		negTTL:    orDefault(cfg.NegativeTTL, DefaultNegativeTTL),
-		cacheSize: cfg.CacheSize,
-		observe:   cfg.Observe,
+		timeout:     orDefault(cfg.Timeout, DefaultTimeout),
+		minTTL:      orDefault(cfg.MinTTL, DefaultMinTTL),
+		maxTTL:      orDefault(cfg.MaxTTL, DefaultMaxTTL),
+		negTTL:      orDefault(cfg.NegativeTTL, DefaultNegativeTTL),
+		cacheSize:   cfg.CacheSize,
+		maxInFlight: cfg.MaxInFlight,
+		log:         cfg.Logger,
+		observe:     cfg.Observe,
 	}
 	if s.cacheSize == 0 {
 		s.cacheSize = DefaultCacheSize
+	}
+	if s.maxInFlight == 0 {
+		s.maxInFlight = DefaultMaxInFlight
 	}
 	var errs []error
 	for i, raw := range cfg.Servers {
@@ -141,6 +164,9 @@ func (cfg Config) validate() (settings, error) {
 	}
 	if cfg.CacheSize < 0 {
 		errs = append(errs, fmt.Errorf("resolver: CacheSize: negative size %d", cfg.CacheSize))
+	}
+	if cfg.MaxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("resolver: MaxInFlight: negative count %d", cfg.MaxInFlight))
 	}
 	if len(errs) > 0 {
 		return settings{}, errors.Join(errs...)

@@ -7,7 +7,9 @@
 // across servers, the checks that a response answers the question that was
 // sent (RFC 5452 §9), following CNAME chains (RFC 1034 §3.6.2), caching of
 // positive answers and of negative ones by the SOA minimum (RFC 2308 §5),
-// coalescing of identical queries in flight, and counters for metrics.
+// coalescing of identical queries in flight, a bound on the queries
+// outstanding at once (Config.MaxInFlight: past it a query fails at once
+// as temporary instead of queueing), and counters for metrics.
 // Memo adds a per-SMTP-session layer on top: one lookup per name and type
 // for the lifetime of a session.
 //
@@ -17,8 +19,13 @@
 // two are interchangeable:
 //
 //   - NXDOMAIN and NODATA: *net.DNSError with IsNotFound set;
-//   - SERVFAIL, REFUSED, timeouts, network errors, malformed answers:
-//     *net.DNSError with IsTemporary set (and IsTimeout for timeouts);
+//   - SERVFAIL, REFUSED, timeouts, network errors, malformed responses,
+//     and a query not sent because Config.MaxInFlight queries were out:
+//     *net.DNSError with IsTemporary set (and IsTimeout for timeouts; the
+//     last unwraps to ErrSaturated);
+//   - an answer whose records are all unusable (a PTR that is not a host
+//     name): a permanent *net.DNSError, neither temporary nor not-found
+//     (as *net.Resolver reports invalid names), unwrapping to ErrMalformed;
 //   - a context that ends: a temporary *net.DNSError that unwraps to
 //     ctx.Err().
 //

@@ -21,8 +21,9 @@ const ednsSize = 1232
 // of the remaining budget, so the whole lookup fits in Config.Timeout
 // however many servers fail. A lone server gets two attempts, since a
 // lost UDP datagram is the commonest failure and a retry is cheap. An
-// answer (records, NXDOMAIN or NODATA) ends the lookup; a timeout, network
-// error, malformed response or error rcode moves on to the next attempt.
+// answer (records, NXDOMAIN or NODATA, or records none of which is
+// usable) ends the lookup; a timeout, network error, malformed response
+// or error rcode moves on to the next attempt.
 // A server that answered with an error rcode is not asked again: it
 // answered, and a recursive server caches its failures (RFC 9520).
 func (r *Resolver) exchange(ctx context.Context, k key) *result {
@@ -48,7 +49,7 @@ func (r *Resolver) exchange(ctx context.Context, k key) *result {
 		}
 		res := r.attempt(ctx, q, r.servers[idx], remaining/time.Duration(attempts-i))
 		switch res.kind {
-		case kindAnswer, kindNotFound:
+		case kindAnswer, kindNotFound, kindMalformed:
 			return res
 		case kindServFail:
 			answered[idx] = true

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -24,6 +25,7 @@ type Resolver struct {
 	udp, tcp *dns.Client
 	cache    *cache
 	flight   flight
+	slots    *slots
 	stats    counters
 }
 
@@ -33,14 +35,16 @@ type Resolver struct {
 type Stats struct {
 	Queries     uint64 // lookups asked for
 	CacheHits   uint64 // answered from the cache (positive, negative or failure)
-	CacheMisses uint64 // sent to the servers by this caller
+	CacheMisses uint64 // sent to the servers by this caller (or Saturated)
 	Coalesced   uint64 // waited for an identical query already in flight
 	Errors      uint64 // queries sent that ended in a temporary failure, timeouts included
 	Timeouts    uint64 // queries sent that no server answered in time
+	Saturated   uint64 // misses not sent because Config.MaxInFlight queries were out (temporary failures)
+	InFlight    int    // queries outstanding at the servers now
 }
 
 type counters struct {
-	queries, hits, misses, coalesced, errors, timeouts atomic.Uint64
+	queries, hits, misses, coalesced, errors, timeouts, saturated atomic.Uint64
 }
 
 // New returns a Resolver for cfg, or an error naming every invalid setting
@@ -63,6 +67,7 @@ func New(cfg Config) (*Resolver, error) {
 		udp:   &dns.Client{Net: "udp", UDPSize: ednsSize, Timeout: s.timeout},
 		tcp:   &dns.Client{Net: "tcp", Timeout: s.timeout},
 		cache: newCache(s.cacheSize),
+		slots: newSlots(s.maxInFlight, s.log),
 	}, nil
 }
 
@@ -75,6 +80,8 @@ func (r *Resolver) Stats() Stats {
 		Coalesced:   r.stats.coalesced.Load(),
 		Errors:      r.stats.errors.Load(),
 		Timeouts:    r.stats.timeouts.Load(),
+		Saturated:   r.stats.saturated.Load(),
+		InFlight:    r.slots.inFlight(),
 	}
 }
 
@@ -283,7 +290,17 @@ func (r *Resolver) report(p *pending, outcome string) {
 // caller waiting on c.
 func (r *Resolver) resolve(k key, c *call) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	if !r.slots.acquire(ctx) {
+		cancel()
+		// Not cached: the name is not at fault, and the next caller
+		// may find a slot.
+		r.stats.saturated.Add(1)
+		r.flight.finish(k, c, &result{kind: kindSaturated,
+			detail: fmt.Sprintf("resolver saturated: %d queries in flight (max_in_flight)", r.slots.inFlight())})
+		return
+	}
 	res := r.exchange(ctx, k)
+	r.slots.release()
 	cancel()
 	ttl := res.ttl
 	switch res.kind {

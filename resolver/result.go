@@ -11,11 +11,13 @@ import (
 type kind uint8
 
 const (
-	kindAnswer   kind = iota // records of the type asked for
-	kindNotFound             // NXDOMAIN or NODATA (RFC 2308 §1)
-	kindServFail             // SERVFAIL, REFUSED or another error rcode
-	kindTimeout              // no answer within the budget
-	kindError                // network error or malformed answer
+	kindAnswer    kind = iota // records of the type asked for
+	kindNotFound              // NXDOMAIN or NODATA (RFC 2308 §1)
+	kindServFail              // SERVFAIL, REFUSED or another error rcode
+	kindTimeout               // no answer within the budget
+	kindError                 // network error or malformed answer
+	kindSaturated             // not sent: Config.MaxInFlight queries were out
+	kindMalformed             // records of the type, none usable (a PTR that is not a host name)
 )
 
 // outcome is the name of a kind as Config.Observe reports it for the
@@ -30,6 +32,10 @@ func (k kind) outcome() string {
 		return "servfail"
 	case kindTimeout:
 		return "timeout"
+	case kindSaturated:
+		return "saturated"
+	case kindMalformed:
+		return "malformed"
 	}
 	return "error"
 }
@@ -47,6 +53,29 @@ type result struct {
 	ttl    time.Duration
 }
 
+// ErrMalformed is what the error of a lookup unwraps to when the answer
+// had records of the type asked for but none usable: a PTR or MX target
+// that is not a host name, an AAAA holding a mapped IPv4 address. Such an
+// answer is permanent, not a temporary failure. Its Malformed method lets
+// packages that must not import this one (heloguard) recognise it.
+var ErrMalformed error = malformedError{}
+
+type malformedError struct{}
+
+func (malformedError) Error() string   { return "malformed answer" }
+func (malformedError) Malformed() bool { return true }
+
+// ErrSaturated is what the error of a lookup unwraps to when it was not
+// sent because Config.MaxInFlight queries were out: a temporary failure of
+// ours, not of DNS. Its Saturated method lets packages that must not
+// import this one (heloguard) tell it apart.
+var ErrSaturated error = saturatedError{}
+
+type saturatedError struct{}
+
+func (saturatedError) Error() string   { return "resolver saturated" }
+func (saturatedError) Saturated() bool { return true }
+
 // errNoSuchHost is the text *net.Resolver uses for NXDOMAIN and NODATA;
 // callers may compare it.
 const errNoSuchHost = "no such host"
@@ -62,6 +91,13 @@ func (r *result) err(name string) error {
 		return &net.DNSError{Err: errNoSuchHost, Name: name, Server: r.server, IsNotFound: true}
 	case kindTimeout:
 		return &net.DNSError{Err: r.detail, Name: name, Server: r.server, IsTimeout: true, IsTemporary: true}
+	case kindSaturated:
+		return &net.DNSError{Err: r.detail, Name: name, Server: r.server, IsTemporary: true, UnwrapErr: ErrSaturated}
+	case kindMalformed:
+		// Permanent: the zone holds these records, asking again gets
+		// them again. Neither temporary nor not-found, as *net.Resolver
+		// reports "records which contain invalid names".
+		return &net.DNSError{Err: r.detail, Name: name, Server: r.server, UnwrapErr: ErrMalformed}
 	}
 	return &net.DNSError{Err: r.detail, Name: name, Server: r.server, IsTemporary: true}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -43,6 +44,8 @@ type buildOptions struct {
 	// observe, if set, hears the downstream pools' connection events
 	// (dial, reuse, discard...), for the metrics.
 	observe func(downstream, event string)
+	// log, if set, gets the resolver's warnings ("dns saturated").
+	log *slog.Logger
 }
 
 func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
@@ -50,12 +53,20 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 	var errs []error
 
 	res, err := resolver.New(resolver.Config{
-		Servers:   cfg.DNS.Servers,
-		Timeout:   cfg.DNS.Timeout.D(),
-		CacheSize: cfg.DNS.CacheSize,
+		Servers:     cfg.DNS.Servers,
+		Timeout:     cfg.DNS.Timeout.D(),
+		CacheSize:   cfg.DNS.CacheSize,
+		MaxInFlight: cfg.DNS.MaxInFlight,
+		Logger:      o.log,
 	})
 	if err != nil {
 		errs = append(errs, fmt.Errorf("dns: %w", err))
+	}
+	if o.reuse != nil && o.reuse.resolver != nil && reflect.DeepEqual(o.reuse.cfg.DNS, cfg.DNS) {
+		// An unchanged [dns] keeps its resolver across a reload: its
+		// cache, and one max_in_flight bound for the whole process
+		// rather than one per generation of sessions.
+		res = o.reuse.resolver
 	}
 	rt.resolver = res
 

@@ -58,7 +58,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 
 	s := &server{log: log, configPath: *configPath}
-	rt, err := build(cfg, buildOptions{observe: s.relayEvent})
+	rt, err := build(cfg, buildOptions{observe: s.relayEvent, log: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway: configuration problems:\n%v\n", err)
 		return 1
@@ -156,6 +156,7 @@ func (s *server) start(cfg *config.Config) error {
 			MaxLineLength:  cfg.Limits.MaxLineLength,
 			MaxCommands:    cfg.Limits.MaxCommands,
 			MaxErrors:      cfg.Limits.MaxErrors,
+			MaxGreetings:   cfg.Limits.Greetings(),
 			CommandTimeout: cfg.Limits.CommandTimeout.D(),
 			DataTimeout:    cfg.Limits.DataTimeout.D(),
 			SessionTimeout: cfg.Limits.SessionTimeout.D(),
@@ -225,7 +226,7 @@ func (s *server) reload() {
 	cfg, err := config.Load(s.configPath)
 	if err == nil {
 		var rt *gwRuntime
-		rt, err = build(cfg, buildOptions{reuse: s.current.Load(), observe: s.relayEvent})
+		rt, err = build(cfg, buildOptions{reuse: s.current.Load(), observe: s.relayEvent, log: s.log})
 		if err == nil {
 			old := s.current.Load()
 			if rt.certs == nil {
@@ -262,6 +263,7 @@ func (s *server) applyLimits(cfg *config.Config) {
 			MaxLineLength:  l.MaxLineLength,
 			MaxCommands:    l.MaxCommands,
 			MaxErrors:      l.MaxErrors,
+			MaxGreetings:   l.Greetings(),
 			CommandTimeout: l.CommandTimeout.D(),
 			DataTimeout:    l.DataTimeout.D(),
 			SessionTimeout: l.SessionTimeout.D(),

@@ -5,8 +5,8 @@
 // It owns a small, mutable zone and a set of fault injections per name:
 // answer with an error rcode (Fail), answer late (Delay), never answer
 // (Drop), or set the TC bit over UDP so the client must retry over TCP
-// (Truncate). It counts the queries it sees per (name, type), which is how
-// tests prove caching and coalescing.
+// (Truncate). It counts the queries it sees per (name, type) and in all
+// (Total), which is how tests prove caching, coalescing and query budgets.
 //
 // It answers like an authoritative server for every name it is given:
 // NXDOMAIN for names it does not know, NODATA (NOERROR, empty answer, an

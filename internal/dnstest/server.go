@@ -188,6 +188,18 @@ func (s *Server) Queries(name string, qtype uint16) int {
 	return s.queries[question{canonical(name), qtype}]
 }
 
+// Total returns how many queries the server has seen in all, for any
+// name and type: what a test of a query budget counts.
+func (s *Server) Total() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.queries {
+		n += c
+	}
+	return n
+}
+
 // canonical is the form names are stored and matched in: lower case,
 // absolute (RFC 4343: DNS names compare case-insensitively).
 func canonical(name string) string {

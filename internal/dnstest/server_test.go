@@ -221,6 +221,9 @@ func TestQueriesCounts(t *testing.T) {
 			}
 		})
 	}
+	if got := s.Total(); got != 6 {
+		t.Errorf("Total() = %d, want 6", got)
+	}
 }
 
 // TestConcurrentUse changes the zone while it is being queried; it proves
