@@ -15,11 +15,17 @@ import (
 // errors.Is.
 var ErrInvalidCredentials = errors.New("auth: invalid credentials")
 
+// ErrWrongPassword wraps ErrInvalidCredentials when the user exists and
+// only the password is wrong: the user name is then safe to log as typed
+// (an unknown name may be a password typed into the wrong field; see
+// UserHash). A Verifier that cannot tell (Downstream) never returns it.
+var ErrWrongPassword = fmt.Errorf("%w: wrong password", ErrInvalidCredentials)
+
 // Wrapped forms of ErrInvalidCredentials, so the log can tell an unknown
 // user from a wrong password while the client hears the same 535.
 var (
 	errUnknownUser   = fmt.Errorf("%w: unknown user", ErrInvalidCredentials)
-	errWrongPassword = fmt.Errorf("%w: wrong password", ErrInvalidCredentials)
+	errWrongPassword = ErrWrongPassword
 	errEmptyPassword = fmt.Errorf("%w: empty user name or password", ErrInvalidCredentials)
 )
 
