@@ -3,6 +3,7 @@ package backend_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -362,5 +363,35 @@ func TestAuthDelayEachCheck(t *testing.T) {
 	c.expect(b64(userPass), authOK)
 	if d := time.Since(start); d < delay {
 		t.Fatalf("the check after a failure took %v, want at least the delay %v", d, delay)
+	}
+}
+
+// A failed AUTH logs a known user's name, but an unknown "user name" only
+// as user_hash and user_len: clients do get the fields mixed up, and a
+// password typed as the user name must not land in the log (issue 12).
+func TestAuthUnknownUserNotLogged(t *testing.T) {
+	const secret = "Tr0ub4dor&3-typed-as-user"
+	env := withAuth(t, newEnv(t, newTarget("down")))
+	h := start(t, env, opts{kind: "submission", authEnabled: true, tls: true})
+	c := h.dial()
+	c.ehlo(clientHELO)
+	c.startTLS()
+	c.ehlo(clientHELO)
+	c.expect("AUTH PLAIN "+b64("\x00"+secret+"\x00"+userPass), authFailed)
+	c.expect("AUTH LOGIN", "334 "+b64("Username:"))
+	c.expect(b64(secret), "334 "+b64("Password:"))
+	c.expect(b64("whatever"), authFailed)
+	c.expect("AUTH PLAIN "+b64("\x00"+userName+"\x00wrong"), authFailed)
+	logs := h.logs.String()
+	if strings.Contains(logs, "Tr0ub4dor") {
+		t.Fatalf("the unknown user name reached the log:\n%s", logs)
+	}
+	hash, n := auth.UserHash(secret)
+	want := fmt.Sprintf("user_hash=%s user_len=%d mechanism=", hash, n)
+	if strings.Count(logs, want) != 2 {
+		t.Errorf("want two failures logged with %q:\n%s", want, logs)
+	}
+	if !strings.Contains(logs, "user="+userName+" mechanism=PLAIN reason=invalid_credentials") {
+		t.Errorf("a known user's failure is logged with its name:\n%s", logs)
 	}
 }

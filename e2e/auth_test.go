@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,8 +203,16 @@ func TestAuthFailuresAndBruteForce(t *testing.T) {
 		t.Errorf("another address:\n%s", out)
 	}
 	logs := e.gw.Logs()
-	if !strings.Contains(logs, `msg="auth failed"`) || !strings.Contains(logs, "client_ip=127.0.0.9") || !strings.Contains(logs, "user=nobody@example.com") {
+	// A known user's name is logged as typed; an unknown one only as a
+	// keyed hash and a length: it may be a password typed into the user
+	// field (issue 12).
+	if !strings.Contains(logs, `msg="auth failed"`) || !strings.Contains(logs, "client_ip=127.0.0.9") ||
+		!strings.Contains(logs, "client_ip=127.0.0.9 user="+user+" mechanism=PLAIN reason=invalid_credentials") ||
+		!regexp.MustCompile(`client_ip=127\.0\.0\.9 user_hash=[0-9a-f]{8} user_len=18 mechanism=PLAIN reason=invalid_credentials`).MatchString(logs) {
 		t.Errorf("auth failure lines missing:\n%s", logs)
+	}
+	if strings.Contains(logs, "nobody") {
+		t.Errorf("an unknown user name reached the log:\n%s", logs)
 	}
 	if strings.Contains(logs, "wrong") || strings.Contains(logs, "battery") {
 		t.Errorf("a password reached the log")
@@ -305,4 +315,122 @@ func TestOpenRelayTricks(t *testing.T) {
 	if got := e.postfix.Log(t); strings.Contains(got, "victim") {
 		t.Errorf("a relay attempt reached the downstream:\n%s", got)
 	}
+}
+
+// Issue 12, bug 2, through the real binary. Setup: submission listener,
+// block_after = 10, delays from the 9th check (max 1s). Attack 1 (from
+// 127.0.0.21): park 3 connections at the AUTH LOGIN password prompt, fire
+// 12 wrong AUTH PLAIN at once on fresh connections, then send the right
+// password on a parked connection. Attack 2 (from 127.0.0.22): 45 wrong
+// AUTH PLAIN at once. Proof: no 235 after the burst, and the log shows at
+// most block_after checked passwords ("auth failed" lines) per address.
+// Before the fix the limiter admitted at the AUTH command: the parked
+// connection got 235 and 44 of 45 passwords were checked.
+func TestAuthParallelBruteForce(t *testing.T) {
+	const blockAfter = 10
+	e := setupAuth(t, fmt.Sprintf("[auth]\ndelay_after = 9\nmax_delay = \"1s\"\nblock_after = %d\nblock_time = \"10m\"\n", blockAfter))
+	ready := func(ip string) *e2etest.Raw {
+		r := e2etest.DialRaw(t, e.sub, ip)
+		r.Cmd(t, "EHLO laptop.example.net")
+		r.StartTLS(t)
+		r.Cmd(t, "EHLO laptop.example.net")
+		return r
+	}
+	// burst sends one wrong AUTH PLAIN on each connection at once and
+	// returns the replies.
+	burst := func(conns []*e2etest.Raw) []string {
+		wrong := "AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00wrong")) + "\r\n"
+		replies := make([]string, len(conns))
+		var wg sync.WaitGroup
+		for i, r := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := r.Write([]byte(wrong)); err != nil {
+					replies[i] = "write: " + err.Error()
+					return
+				}
+				rep, err := r.TryReadReply()
+				if err != nil {
+					replies[i] = "read: " + err.Error()
+					return
+				}
+				replies[i] = rep.String()
+			}()
+		}
+		wg.Wait()
+		return replies
+	}
+	checked := func(ip string) int {
+		n := 0
+		for _, l := range strings.Split(e.gw.Logs(), "\n") {
+			if strings.Contains(l, `msg="auth failed"`) && strings.Contains(l, "client_ip="+ip+" ") {
+				n++
+			}
+		}
+		return n
+	}
+
+	t.Run("parked connections", func(t *testing.T) {
+		const ip = "127.0.0.21"
+		var parked []*e2etest.Raw
+		for range 3 {
+			r := ready(ip)
+			if rep := r.Cmd(t, "AUTH LOGIN"); rep.Code != 334 {
+				t.Fatalf("AUTH LOGIN: %s", rep)
+			}
+			if rep := r.Cmd(t, base64.StdEncoding.EncodeToString([]byte(user))); rep.Code != 334 {
+				t.Fatalf("user name: %s", rep)
+			}
+			parked = append(parked, r)
+		}
+		var fresh []*e2etest.Raw
+		for range 12 {
+			fresh = append(fresh, ready(ip))
+		}
+		replies := burst(fresh)
+		t.Logf("burst: %q", replies)
+		for i, r := range parked {
+			rep := r.Cmd(t, base64.StdEncoding.EncodeToString([]byte(password)))
+			if rep.Code == 235 {
+				t.Errorf("parked connection %d: the right password was accepted after the burst: %s", i, rep)
+			} else if !strings.HasPrefix(rep.Raw, "421 4.7.0 ") {
+				t.Errorf("parked connection %d: %s, want 421 4.7.0 (blocked)", i, rep)
+			}
+		}
+		if n := checked(ip); n > blockAfter {
+			t.Errorf("%d passwords checked from %s, want at most block_after %d", n, ip, blockAfter)
+		}
+		if logs := e.gw.Logs(); strings.Contains(logs, "msg=auth ") && strings.Contains(logs, "client_ip="+ip+" user="+user+" mechanism=LOGIN") {
+			t.Errorf("a parked connection authenticated:\n%s", logs)
+		}
+	})
+
+	t.Run("45 in parallel", func(t *testing.T) {
+		const ip = "127.0.0.22"
+		var conns []*e2etest.Raw
+		for range 45 {
+			conns = append(conns, ready(ip))
+		}
+		replies := burst(conns)
+		codes := map[int]int{}
+		for _, r := range replies {
+			code := 0
+			fmt.Sscanf(r, "%d", &code)
+			codes[code]++
+		}
+		t.Logf("replies by code: %v", codes)
+		if codes[535]+codes[421]+codes[454] != len(conns) {
+			t.Errorf("unexpected replies: %q", replies)
+		}
+		if n := checked(ip); n > blockAfter || n == 0 {
+			t.Errorf("%d passwords checked from %s, want 1..block_after %d", n, ip, blockAfter)
+		}
+		// The address is blocked now, the right password included.
+		r := ready(ip)
+		cred := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + password))
+		if rep := r.Cmd(t, "AUTH PLAIN "+cred); !strings.HasPrefix(rep.Raw, "421 4.7.0 ") {
+			t.Errorf("right password after the burst: %s, want 421 4.7.0", rep)
+		}
+	})
 }
