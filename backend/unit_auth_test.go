@@ -14,8 +14,10 @@ import (
 )
 
 const (
-	authOK     = "235 2.0.0 Authentication succeeded"
-	authFailed = "535 5.7.8 Error: authentication failed: wrong user name or password"
+	// RFC 4954 §4: undecodable base64 is the client's syntax error.
+	invalidBase64 = "501 5.5.2 Error: invalid base64 data in the AUTH exchange; encode each response in base64 (RFC 4954)"
+	authOK        = "235 2.0.0 Authentication succeeded"
+	authFailed    = "535 5.7.8 Error: authentication failed: wrong user name or password"
 )
 
 // AUTH is never offered over plaintext; trying it there is refused with
@@ -124,7 +126,12 @@ func TestAuthOverTLS(t *testing.T) {
 		c.expect("AUTH PLAIN "+b64("no NULs here"), "501 5.5.2 Error: malformed authentication response")
 		c.expect("AUTH LOGIN", "334 "+b64("Username:"))
 		c.expect("=", "501 5.5.2 Error: malformed authentication response") // empty user name
-		c.expect("AUTH PLAIN !!!", "454 4.7.0 Invalid base64 data")         // go-smtp's
+		c.expect("AUTH PLAIN !!!", invalidBase64)
+		c.expect("AUTH LOGIN", "334 "+b64("Username:"))
+		c.expect("not base64!", invalidBase64)
+		c.expect("AUTH PLAIN", "334 ")
+		c.expect("QUFB=QUFB", invalidBase64)
+		c.expect("AUTH XOAUTH2 "+b64("user=x\x01auth=Bearer y\x01\x01"), `504 5.5.4 Error: unsupported authentication mechanism "XOAUTH2"; use PLAIN or LOGIN`)
 		c.expect("AUTH LOGIN", "334 "+b64("Username:"))
 		c.expect("*", "501 5.0.0 Negotiation cancelled") // go-smtp's
 		c.expect("AUTH CRAM-MD5", `504 5.5.4 Error: unsupported authentication mechanism "CRAM-MD5"; use PLAIN or LOGIN`)

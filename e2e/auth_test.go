@@ -225,9 +225,24 @@ func TestMalformedAuth(t *testing.T) {
 	raw.Cmd(t, "EHLO laptop.example.net")
 	raw.StartTLS(t)
 	raw.Cmd(t, "EHLO laptop.example.net")
-	// go-smtp itself answers undecodable base64 (454 4.7.0).
-	if rep := raw.Cmd(t, "AUTH PLAIN !!!notbase64"); rep.Code != 454 && rep.Code != 501 {
+	// Undecodable base64 is the client's syntax error: 501 5.5.2 (RFC 4954
+	// §4), in the initial response and in a response to a challenge
+	// (go-smtp alone answered 454 4.7.0, "try again later").
+	const badBase64 = "501 5.5.2 Error: invalid base64 data in the AUTH exchange; encode each response in base64 (RFC 4954)"
+	if rep := raw.Cmd(t, "AUTH PLAIN !!!notbase64"); rep.String() != badBase64 {
 		t.Errorf("malformed base64: %s", rep)
+	}
+	if rep := raw.Cmd(t, "AUTH LOGIN"); rep.Code != 334 {
+		t.Fatalf("AUTH LOGIN: %s", rep)
+	}
+	if rep := raw.Cmd(t, "alice@example.com"); rep.String() != badBase64 {
+		t.Errorf("malformed base64 after a challenge: %s", rep)
+	}
+	// A mechanism the gateway does not offer: 504 5.5.4 (RFC 4954 §4).
+	for _, line := range []string{"AUTH CRAM-MD5", "AUTH XOAUTH2 " + base64.StdEncoding.EncodeToString([]byte("user=x\x01\x01"))} {
+		if rep := raw.Cmd(t, line); !strings.HasPrefix(rep.Raw, "504 5.5.4 ") {
+			t.Errorf("%s: %s, want 504 5.5.4", line, rep)
+		}
 	}
 	// A PLAIN response without its NUL separators is malformed, not a
 	// wrong password: 501, and it does not count as a failed guess.
