@@ -50,6 +50,9 @@ type AuthEnv struct {
 	// Owns answers whether user may use the envelope sender addr; nil
 	// switches sender enforcement off.
 	Owns func(user, addr string) bool
+	// AllowNullSender lets an authenticated user use the null sender <>
+	// while Owns is enforced (nobody owns <>).
+	AllowNullSender bool
 }
 
 // Limiter is the brute-force limiter as sessions use it (*auth.Limiter;

@@ -145,6 +145,10 @@ type Auth struct {
 	CacheTTL      Duration `toml:"cache_ttl"`
 	AllowAuthzid  bool     `toml:"allow_authzid"`
 	EnforceSender *bool    `toml:"enforce_sender"`
+	// AllowNullSender lets an authenticated user send with the null
+	// sender MAIL FROM:<> when enforce_sender is on (off by default; see
+	// config.toml.example).
+	AllowNullSender bool `toml:"allow_null_sender"`
 
 	FailureWindow Duration `toml:"failure_window"`
 	DelayAfter    int      `toml:"delay_after"`

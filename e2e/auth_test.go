@@ -299,6 +299,67 @@ func TestSenderIdentity(t *testing.T) {
 	if out := send("ceo@example.com"); !strings.Contains(out, want) {
 		t.Errorf("someone else's address:\n%s", out)
 	}
+	// Case does not matter, in the local part either (issue 12: ALICE@
+	// got 553 for alice@).
+	for _, from := range []string{"ALICE@EXAMPLE.COM", "Sales@Example.Com"} {
+		if out := send(from); !strings.Contains(out, "250 2.0.0 Ok: queued") {
+			t.Errorf("%s, an address the user owns in other case:\n%s", from, out)
+		}
+	}
+}
+
+// nullSenderSession authenticates on submission and sends MAIL FROM:<>
+// for a remote recipient; it returns the MAIL reply and, when that was
+// 250, the end-of-data reply.
+func nullSenderSession(t *testing.T, e *authEnv, subject string) (mail, data e2etest.Reply) {
+	t.Helper()
+	r := e2etest.DialRaw(t, e.sub, "")
+	r.Cmd(t, "EHLO laptop.example.net")
+	r.StartTLS(t)
+	r.Cmd(t, "EHLO laptop.example.net")
+	if rep := r.Cmd(t, "AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+password))); rep.Code != 235 {
+		t.Fatalf("AUTH: %s", rep)
+	}
+	if mail = r.Cmd(t, "MAIL FROM:<>"); mail.Code != 250 {
+		return mail, data
+	}
+	if rep := r.Cmd(t, "RCPT TO:<carol@remote-e2e.net>"); rep.Code != 250 {
+		t.Fatalf("RCPT: %s", rep)
+	}
+	if rep := r.Cmd(t, "DATA"); rep.Code != 354 {
+		t.Fatalf("DATA: %s", rep)
+	}
+	return mail, r.Cmd(t, "Subject: "+subject+"\r\nDisposition-Notification: x\r\n\r\nread receipt\r\n.")
+}
+
+// The null sender after AUTH (issue 12): refused by default with
+// enforce_sender (nobody answers for such a message), relayed with
+// allow_null_sender = true. Proof: the reply, and what Postfix got.
+func TestAuthNullSender(t *testing.T) {
+	t.Run("default", func(t *testing.T) {
+		e := setupAuth(t, "")
+		mail, _ := nullSenderSession(t, e, "null default")
+		want := "553 5.7.1 <>: Sender address rejected: the null sender is not allowed for authenticated users; use your own address"
+		if mail.String() != want {
+			t.Errorf("MAIL FROM:<> after AUTH: %s\nwant %s", mail, want)
+		}
+		e.gw.WaitLog(t, "check=null_sender", 5*time.Second)
+		time.Sleep(300 * time.Millisecond)
+		if got := e.postfix.Log(t); strings.Contains(got, "carol@remote-e2e.net") {
+			t.Errorf("the message reached the downstream:\n%s", got)
+		}
+	})
+	t.Run("allow_null_sender", func(t *testing.T) {
+		e := setupAuth(t, "[auth]\nallow_null_sender = true\n")
+		mail, data := nullSenderSession(t, e, "null allowed")
+		if mail.Code != 250 || !strings.HasPrefix(data.Raw, "250 2.0.0 Ok: queued") {
+			t.Fatalf("MAIL FROM:<> with allow_null_sender: %s / %s", mail, data)
+		}
+		msgs := e.postfix.WaitMessages(t, 1, 20*time.Second)
+		if !strings.Contains(string(msgs[0].Raw), "Return-Path: <>") {
+			t.Errorf("the downstream did not get the null sender:\n%s", msgs[0].Raw)
+		}
+	})
 }
 
 // No relay trick gets a message out from an untrusted client address.
@@ -413,6 +474,9 @@ func TestAuthParallelBruteForce(t *testing.T) {
 				t.Errorf("parked connection %d: %s, want 421 4.7.0 (blocked)", i, rep)
 			}
 		}
+		// The log is one ordered stream: once the parked connections'
+		// refusals are in, so is every check before them.
+		e.gw.WaitLog(t, "client_ip="+ip+" command=AUTH", 5*time.Second)
 		if n := checked(ip); n > blockAfter {
 			t.Errorf("%d passwords checked from %s, want at most block_after %d", n, ip, blockAfter)
 		}
@@ -438,14 +502,16 @@ func TestAuthParallelBruteForce(t *testing.T) {
 		if codes[535]+codes[421]+codes[454] != len(conns) {
 			t.Errorf("unexpected replies: %q", replies)
 		}
-		if n := checked(ip); n > blockAfter || n == 0 {
-			t.Errorf("%d passwords checked from %s, want 1..block_after %d", n, ip, blockAfter)
-		}
 		// The address is blocked now, the right password included.
 		r := ready(ip)
 		cred := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + password))
 		if rep := r.Cmd(t, "AUTH PLAIN "+cred); !strings.HasPrefix(rep.Raw, "421 4.7.0 ") {
 			t.Errorf("right password after the burst: %s, want 421 4.7.0", rep)
+		}
+		r.WaitClosed(t, 5*time.Second)
+		e.gw.WaitLog(t, "client_ip="+ip+" user="+user+" mechanism=PLAIN reason=invalid_credentials", 5*time.Second)
+		if n := checked(ip); n > blockAfter || n == 0 {
+			t.Errorf("%d passwords checked from %s, want 1..block_after %d", n, ip, blockAfter)
 		}
 	})
 }

@@ -220,6 +220,7 @@ func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
 		return env, nil
 	}
 	env.AllowAuthzid = a.AllowAuthzid
+	env.AllowNullSender = a.AllowNullSender
 	env.Limiter = auth.NewLimiter(auth.LimiterConfig{
 		Window:     a.FailureWindow.D(),
 		DelayAfter: a.DelayAfter,
