@@ -57,6 +57,9 @@ type TLS struct {
 	CertFile   string `toml:"cert_file"`
 	KeyFile    string `toml:"key_file"`
 	MinVersion string `toml:"min_version"`
+	// LegacyCiphers offers Go's default TLS 1.2 suites, CBC with
+	// HMAC-SHA1 included, for very old clients; off: AEAD suites only.
+	LegacyCiphers bool `toml:"legacy_ciphers"`
 }
 
 // Relay configures delivery to the downstream MTA.
