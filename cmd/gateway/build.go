@@ -87,6 +87,7 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 	}
 	rt.certs = c
 	rt.warnings = append(rt.warnings, warns...)
+	rt.warnings = append(rt.warnings, secretFileWarnings(cfg)...)
 
 	if !o.dryRun && len(errs) == 0 {
 		if o.reuse != nil && o.reuse.router != nil && sameRelay(o.reuse.cfg, cfg) {
