@@ -1,10 +1,10 @@
 package e2e
 
-// TLS server settings and the secrets beside them, through the real
+// TLS server settings through the real
 // binary. Setup: a gateway whose mx listener offers STARTTLS with an RSA
 // certificate from files. Proof: which TLS 1.2 cipher suites a client
 // can get (a Go client offering exactly one suite, and openssl s_client
-// when it is installed), and the warnings about key files others can read.
+// when it is installed).
 
 import (
 	"bufio"
