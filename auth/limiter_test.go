@@ -346,12 +346,12 @@ func TestLimiterParallelChecksBounded(t *testing.T) {
 			l := NewLimiter(LimiterConfig{DelayAfter: 1, BlockAfter: tc.blockAfter})
 			ip := netip.MustParseAddr("192.0.2.7")
 			var (
-				mu       sync.Mutex
-				checked  int
-				refused  int
-				start    = make(chan struct{})
-				wg       sync.WaitGroup
-				tried    sync.WaitGroup // every goroutine has called Reserve
+				mu      sync.Mutex
+				checked int
+				refused int
+				start   = make(chan struct{})
+				wg      sync.WaitGroup
+				tried   sync.WaitGroup // every goroutine has called Reserve
 			)
 			tried.Add(tc.goroutines)
 			for i := range tc.goroutines {
