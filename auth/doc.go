@@ -14,7 +14,8 @@
 // It does not own SMTP replies, TLS policy or logging: backend decides
 // whether AUTH is offered (only after TLS), turns ErrInvalidCredentials into
 // 535 5.7.8 and other errors into 454 4.7.0 (RFC 4954 §6), and logs user
-// names only through SanitizeUser. Nothing in this package logs, and no
+// names only through SanitizeUser (a user the verifier knows) or UserHash
+// (any other name: it may be a password typed into the wrong field). Nothing in this package logs, and no
 // error it returns contains a password or a password hash.
 //
 // Verifier is the boundary: backend holds a Verifier (a *Store or a

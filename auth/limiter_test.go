@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"net/netip"
 	"sync"
 	"testing"
@@ -178,9 +179,21 @@ func TestLimiterSequences(t *testing.T) {
 				case "wait":
 					clock.now = clock.now.Add(st.wait)
 				case "success":
-					l.Success(ip)
+					if tk, _, err := l.Reserve(ip); err == nil {
+						tk.Success()
+					}
 				case "failure":
-					until := l.Failure(ip)
+					var until time.Time
+					tk, _, err := l.Reserve(ip)
+					var be *BlockedError
+					switch {
+					case errors.As(err, &be):
+						until = be.Until // blocked: no password is checked
+					case err != nil:
+						t.Fatalf("step %d: Reserve(%s): %v", i, ip, err)
+					default:
+						until = tk.Failure()
+					}
 					if until.IsZero() == st.blocked {
 						t.Fatalf("step %d: Failure(%s) = %v, want blocked %v", i, ip, until, st.blocked)
 					}
@@ -191,7 +204,7 @@ func TestLimiterSequences(t *testing.T) {
 						t.Fatalf("step %d: blocked until %v, want %v (block start + BlockFor)", i, until, blockStart.Add(blockFor))
 					}
 				case "check":
-					delay, until := l.Check(ip)
+					delay, until := check(l, ip)
 					if delay != st.wantDelay || until.IsZero() == st.blocked {
 						t.Fatalf("step %d: Check(%s) = %v, %v; want %v, blocked %v", i, ip, delay, until, st.wantDelay, st.blocked)
 					}
@@ -203,17 +216,38 @@ func TestLimiterSequences(t *testing.T) {
 	}
 }
 
+// check asks what a password check for ip would wait (or whether ip is
+// blocked) and gives the slot back.
+func check(l *Limiter, ip netip.Addr) (delay time.Duration, blockedUntil time.Time) {
+	tk, delay, err := l.Reserve(ip)
+	var be *BlockedError
+	if errors.As(err, &be) {
+		return 0, be.Until
+	}
+	if tk != nil {
+		tk.Release()
+	}
+	return delay, time.Time{}
+}
+
+// fail records one failed check for ip.
+func fail(l *Limiter, ip netip.Addr) {
+	if tk, _, err := l.Reserve(ip); err == nil {
+		tk.Failure()
+	}
+}
+
 func TestLimiterEntryBound(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
 	l := NewLimiter(LimiterConfig{MaxEntries: 3, DelayAfter: 1, Now: clock.Now})
 	ip := func(s string) netip.Addr { return netip.MustParseAddr(s) }
-	delayed := func(s string) bool { d, _ := l.Check(ip(s)); return d > 0 }
+	delayed := func(s string) bool { d, _ := check(l, ip(s)); return d > 0 }
 
-	l.Failure(ip("192.0.2.1")) // will expire
+	fail(l, ip("192.0.2.1")) // will expire
 	clock.now = clock.now.Add(5 * time.Minute)
-	l.Failure(ip("192.0.2.2"))
+	fail(l, ip("192.0.2.2"))
 	clock.now = clock.now.Add(time.Minute)
-	l.Failure(ip("192.0.2.3"))
+	fail(l, ip("192.0.2.3"))
 	clock.now = clock.now.Add(5 * time.Minute) // .1 is now 11 minutes quiet
 
 	steps := []struct {
@@ -241,7 +275,7 @@ func TestLimiterEntryBound(t *testing.T) {
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			l.Failure(ip(st.fail))
+			fail(l, ip(st.fail))
 			if got := l.Len(); got != st.wantLen {
 				t.Errorf("Len = %d, want %d", got, st.wantLen)
 			}
@@ -257,10 +291,13 @@ func TestLimiterEntryBound(t *testing.T) {
 func TestLimiterCheckAddsNothing(t *testing.T) {
 	l := NewLimiter(LimiterConfig{})
 	for i := range 100 {
-		l.Check(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}))
+		check(l, netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}))
+		if tk, _, err := l.Reserve(netip.AddrFrom4([4]byte{198, 51, 101, byte(i)})); err == nil {
+			tk.Success()
+		}
 	}
 	if got := l.Len(); got != 0 {
-		t.Errorf("Len after 100 Checks = %d, want 0: only failures may take memory", got)
+		t.Errorf("Len after 100 released and 100 successful checks = %d, want 0: only failures may take memory", got)
 	}
 }
 
@@ -274,10 +311,12 @@ func TestLimiterConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i := range 200 {
 				ip := netip.AddrFrom4([4]byte{10, 0, byte(g), byte(i % 100)})
-				l.Check(ip)
-				l.Failure(ip)
-				if i%7 == 0 {
-					l.Success(ip)
+				check(l, ip)
+				fail(l, ip)
+				if tk, _, err := l.Reserve(ip); err == nil && i%7 == 0 {
+					tk.Success()
+				} else if err == nil {
+					tk.Release()
 				}
 			}
 		}()
@@ -285,5 +324,111 @@ func TestLimiterConcurrent(t *testing.T) {
 	wg.Wait()
 	if got := l.Len(); got > 50 {
 		t.Errorf("Len = %d, want at most MaxEntries 50", got)
+	}
+}
+
+// However many goroutines try at once from one address, at most
+// BlockAfter passwords are checked before the block; the rest are refused
+// without a check (issue 12: checks were admitted at the AUTH command, so
+// 45 parallel attempts had 44 passwords checked against a limit of 10).
+func TestLimiterParallelChecksBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		goroutines int
+		blockAfter int
+		correctAt  int // this attempt has the right password (-1: none)
+	}{
+		{name: "45 wrong against 10", goroutines: 45, blockAfter: 10, correctAt: -1},
+		{name: "200 wrong against 3", goroutines: 200, blockAfter: 3, correctAt: -1},
+		{name: "the right one among 60 against 5", goroutines: 60, blockAfter: 5, correctAt: 59},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewLimiter(LimiterConfig{DelayAfter: 1, BlockAfter: tc.blockAfter})
+			ip := netip.MustParseAddr("192.0.2.7")
+			var (
+				mu      sync.Mutex
+				checked int
+				refused int
+				start   = make(chan struct{})
+				wg      sync.WaitGroup
+				tried   sync.WaitGroup // every goroutine has called Reserve
+			)
+			tried.Add(tc.goroutines)
+			for i := range tc.goroutines {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					tk, _, err := l.Reserve(ip) // the delay is the caller's to wait; not waited here
+					tried.Done()
+					if err != nil {
+						if !errors.Is(err, ErrBusy) && !errors.As(err, new(*BlockedError)) {
+							t.Errorf("Reserve: %v", err)
+						}
+						mu.Lock()
+						refused++
+						mu.Unlock()
+						return
+					}
+					mu.Lock()
+					checked++
+					mu.Unlock()
+					tried.Wait() // hold the slot until all have tried: the worst case
+					if i == tc.correctAt {
+						tk.Success()
+					} else {
+						tk.Failure()
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if checked != tc.blockAfter {
+				t.Errorf("%d passwords checked, want block_after %d (all slots held at once)", checked, tc.blockAfter)
+			}
+			if checked+refused != tc.goroutines {
+				t.Errorf("checked %d + refused %d != %d attempts", checked, refused, tc.goroutines)
+			}
+			// Every admitted check was resolved: nothing stays reserved.
+			if tk, _, err := l.Reserve(ip); err == nil {
+				tk.Release()
+				if tc.correctAt < 0 {
+					t.Errorf("not blocked after %d failures", checked)
+				}
+			}
+		})
+	}
+}
+
+// A check in flight counts toward the delay and the block until its
+// Ticket resolves; Release gives the slot back without counting.
+func TestLimiterTickets(t *testing.T) {
+	l := NewLimiter(LimiterConfig{DelayAfter: 1, MaxDelay: 8 * time.Second, BlockAfter: 3})
+	ip := netip.MustParseAddr("192.0.2.8")
+	var tks []Ticket
+	for i, want := range []time.Duration{0, time.Second, 2 * time.Second} {
+		tk, d, err := l.Reserve(ip)
+		if err != nil || d != want {
+			t.Fatalf("Reserve %d = %v, %v; want delay %v", i, d, err, want)
+		}
+		tks = append(tks, tk)
+	}
+	if _, _, err := l.Reserve(ip); !errors.Is(err, ErrBusy) {
+		t.Fatalf("fourth Reserve with three in flight: %v, want ErrBusy", err)
+	}
+	tks[0].Release()
+	tks[0].Failure() // a second resolution does nothing
+	tk, d, err := l.Reserve(ip)
+	if err != nil || d != 2*time.Second {
+		t.Fatalf("Reserve after Release = %v, %v; want 2s", d, err)
+	}
+	tk.Failure()
+	tks[1].Failure()
+	if until := tks[2].Failure(); until.IsZero() {
+		t.Fatal("third failure did not block")
+	}
+	var be *BlockedError
+	if _, _, err := l.Reserve(ip); !errors.As(err, &be) || !be.Until.Equal(l.Blocked(ip)) {
+		t.Fatalf("Reserve when blocked: %v (Blocked %v)", err, l.Blocked(ip))
 	}
 }

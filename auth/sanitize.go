@@ -1,8 +1,13 @@
 package auth
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // maxLoggedUser caps SanitizeUser's output: enough for any real address,
@@ -42,4 +47,30 @@ func sanitize(s string, limit int) string {
 		}
 	}
 	return b.String()
+}
+
+// userHashKey keys UserHash. It is made once per process at random, on
+// purpose: a hash without a secret key could be tested offline against a
+// dictionary, and a password typed into the user field would leak that
+// way. Within one run the same name always gives the same hash, which is
+// what an operator needs to tell one mistyped name retried from many
+// different names sprayed.
+var userHashKey = sync.OnceValue(func() []byte {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic("auth: no randomness for the log key: " + err.Error()) // crypto/rand never fails on supported systems
+	}
+	return k
+})
+
+// UserHash is how a user name is logged when it may be a secret: the
+// first 8 hex digits of its HMAC-SHA256 under a per-process random key,
+// and its length in bytes. A failed AUTH logs the name this way unless
+// the verifier recognized it (a known user with a wrong password): a
+// client that types its password into the user field must not have it
+// written to the log.
+func UserHash(s string) (hash string, length int) {
+	m := hmac.New(sha256.New, userHashKey())
+	m.Write([]byte(s))
+	return hex.EncodeToString(m.Sum(nil)[:4]), len(s)
 }

@@ -183,14 +183,14 @@ func (s *Store) Verify(ctx context.Context, username, password string) error {
 }
 
 // Owns reports whether the local user username may use address as its
-// envelope sender (see User.Owns). For a user the Store does not hold,
-// only the null sender is allowed.
+// envelope sender (see User.Owns). A user the Store does not hold owns
+// nothing.
 func (s *Store) Owns(username, address string) bool {
 	s.mu.RLock()
 	acct, ok := s.accounts[canonicalName(username)]
 	s.mu.RUnlock()
 	if !ok {
-		return address == ""
+		return false
 	}
 	return acct.user.Owns(address)
 }

@@ -358,22 +358,24 @@ func TestStoreOwns(t *testing.T) {
 		{name: "own address", user: "bob@example.com", from: "bob@example.com", want: true},
 		{name: "domain case ignored", user: "bob@example.com", from: "bob@Example.COM", want: true},
 		{name: "user name domain case ignored", user: "bob@EXAMPLE.com", from: "bob@example.com", want: true},
-		{name: "local part case kept", user: "bob@example.com", from: "Bob@example.com", want: false},
+		{name: "local part case ignored", user: "bob@example.com", from: "Bob@example.com", want: true},
+		{name: "all capitals", user: "bob@example.com", from: "BOB@EXAMPLE.COM", want: true},
+		{name: "listed address case ignored", user: "shop", from: "ORDERS@Shop.Example", want: true},
 		{name: "other local part", user: "bob@example.com", from: "alice@example.com", want: false},
 		{name: "other domain", user: "bob@example.com", from: "bob@example.net", want: false},
-		{name: "null sender", user: "bob@example.com", from: "", want: true},
+		{name: "null sender is nobody's", user: "bob@example.com", from: "", want: false},
 		{name: "listed address", user: "shop", from: "orders@shop.example", want: true},
 		{name: "unlisted address", user: "shop", from: "info@shop.example", want: false},
 		{name: "whole domain", user: "shop", from: "anyone@NEWS.example", want: true},
 		{name: "whole domain is not subdomains", user: "shop", from: "x@sub.news.example", want: false},
 		{name: "name without domain owns nothing", user: "cron", from: "cron@example.com", want: false},
-		{name: "name without domain may bounce", user: "cron", from: "", want: true},
+		{name: "name without domain: null sender is nobody's", user: "cron", from: "", want: false},
 		{name: "addresses replace the name", user: "ann@example.com", from: "ann@example.com", want: false},
 		{name: "listed instead of name", user: "ann@example.com", from: "anne@example.com", want: true},
 		{name: "sender without domain", user: "bob@example.com", from: "bob", want: false},
 		{name: "sender with trailing at", user: "bob@example.com", from: "bob@example.com@", want: false},
 		{name: "unknown user", user: "eve@example.com", from: "eve@example.com", want: false},
-		{name: "unknown user may bounce", user: "eve@example.com", from: "", want: true},
+		{name: "unknown user: null sender is nobody's", user: "eve@example.com", from: "", want: false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -392,6 +394,7 @@ func TestUserOwnsDelegated(t *testing.T) {
 	}{
 		{name: "own address", user: "bob@example.com", from: "bob@EXAMPLE.com", want: true},
 		{name: "other address", user: "bob@example.com", from: "eve@example.com", want: false},
+		{name: "local part case ignored", user: "alice@lab.test", from: "ALICE@LAB.TEST", want: true},
 		{name: "bare name", user: "bob", from: "bob@example.com", want: false},
 	}
 	for _, tc := range tests {

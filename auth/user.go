@@ -15,11 +15,17 @@ import (
 // errors.Is.
 var ErrInvalidCredentials = errors.New("auth: invalid credentials")
 
+// ErrWrongPassword wraps ErrInvalidCredentials when the user exists and
+// only the password is wrong: the user name is then safe to log as typed
+// (an unknown name may be a password typed into the wrong field; see
+// UserHash). A Verifier that cannot tell (Downstream) never returns it.
+var ErrWrongPassword = fmt.Errorf("%w: wrong password", ErrInvalidCredentials)
+
 // Wrapped forms of ErrInvalidCredentials, so the log can tell an unknown
 // user from a wrong password while the client hears the same 535.
 var (
 	errUnknownUser   = fmt.Errorf("%w: unknown user", ErrInvalidCredentials)
-	errWrongPassword = fmt.Errorf("%w: wrong password", ErrInvalidCredentials)
+	errWrongPassword = ErrWrongPassword
 	errEmptyPassword = fmt.Errorf("%w: empty user name or password", ErrInvalidCredentials)
 )
 
@@ -48,13 +54,18 @@ type User struct {
 }
 
 // Owns reports whether u may use address as its envelope sender (MAIL
-// FROM). The local part must match exactly (RFC 5321 §2.4: it is case
-// sensitive) and the domain in any case; the null sender "" (bounces,
-// RFC 5321 §4.5.5) is always allowed. Callers that verified a user
-// elsewhere (Downstream) can ask User{Name: name}.Owns(address).
+// FROM). Domains are compared in any case (RFC 5321 §2.4), and so are
+// local parts: RFC 5321 lets a server treat "Alice" and "alice" as two
+// mailboxes, but no mail system in front of which the gateway stands does,
+// and users' clients (or auto-capitalising phone keyboards) write
+// "ALICE@LAB.TEST" for alice@lab.test (issue 12). The null sender "" is
+// nobody's own address: Owns returns false for it, and whether an
+// authenticated user may send with it is the caller's rule ([auth]
+// allow_null_sender). Callers that verified a user elsewhere (Downstream)
+// can ask User{Name: name}.Owns(address).
 func (u User) Owns(address string) bool {
 	if address == "" {
-		return true
+		return false
 	}
 	allowed := u.Addresses
 	if len(allowed) == 0 {
@@ -69,7 +80,7 @@ func (u User) Owns(address string) bool {
 	}
 	for _, a := range allowed {
 		l, d, ok := splitAddress(a)
-		if ok && (l == "" || l == local) && strings.EqualFold(d, domain) {
+		if ok && (l == "" || strings.EqualFold(l, local)) && strings.EqualFold(d, domain) {
 			return true
 		}
 	}
@@ -89,7 +100,7 @@ func splitAddress(a string) (local, domain string, ok bool) {
 // canonicalName is the key a user name is stored and looked up under: a
 // name that is an address has its domain lowercased, so that "Bob@Example.com"
 // typed by a phone's auto-capitalising keyboard finds "Bob@example.com",
-// while the local part stays exact as Owns treats it.
+// while the local part stays exact: user names are looked up as written.
 func canonicalName(name string) string {
 	local, domain, ok := splitAddress(name)
 	if !ok {

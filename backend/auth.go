@@ -2,7 +2,6 @@ package backend
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -36,21 +35,11 @@ func (s *Session) Auth(mech string) (sasl.Server, error) {
 		return nil, s.refuse("AUTH", refusalf(538, [3]int{5, 7, 11}, "auth_plaintext",
 			"Encryption required for requested authentication mechanism; issue STARTTLS first"), "mechanism", mech)
 	}
-	ip := s.conn.Client().Addr()
 	if lim := s.env.Auth.Limiter; lim != nil {
-		delay, until := lim.Check(ip)
-		if !until.IsZero() {
+		// Refused at once, before a password is even asked for; the
+		// slot for the check itself is taken in authenticate.
+		if until := lim.Blocked(s.conn.Client().Addr()); !until.IsZero() {
 			return nil, s.blocked(mech, until)
-		}
-		if delay > 0 {
-			// Slow down guessing from this address; only this connection waits.
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-s.ctx.Done():
-				t.Stop()
-				return nil, s.ctx.Err()
-			}
 		}
 	}
 	check := func(identity, user, pass string) error { return s.authenticate(mech, identity, user, pass) }
@@ -67,43 +56,92 @@ func (s *Session) Auth(mech string) (sasl.Server, error) {
 // fail2ban matches on failure (docs/fail2ban.md):
 //
 //	msg="auth failed" ... client_ip=192.0.2.7 ... user=alice mechanism=PLAIN
+//
+// The password is checked only with a slot reserved from the limiter, at
+// the moment of the check, not when AUTH arrived: a connection parked at
+// the LOGIN password prompt, or many in parallel, cannot slip past a
+// block earned meanwhile (issue 12).
 func (s *Session) authenticate(mech, identity, user, pass string) error {
 	ip := s.conn.Client().Addr()
-	safeUser := auth.SanitizeUser(user)
+	var tk auth.Ticket = noTicket{}
+	if lim := s.env.Auth.Limiter; lim != nil {
+		t, delay, err := lim.Reserve(ip)
+		var blocked *auth.BlockedError
+		switch {
+		case errors.As(err, &blocked):
+			return s.blocked(mech, blocked.Until)
+		case err != nil:
+			return s.refuse("AUTH", refusalf(454, [3]int{4, 7, 0}, "auth_busy",
+				"Error: too many authentication attempts in progress from %s, try again later", ip), "mechanism", mech)
+		}
+		tk = t
+		if delay > 0 {
+			// Slow down guessing from this address; only this connection
+			// waits, holding its slot.
+			timer := time.NewTimer(delay)
+			select {
+			case <-timer.C:
+			case <-s.ctx.Done():
+				timer.Stop()
+				tk.Release()
+				return s.ctx.Err()
+			}
+		}
+	}
 	if err := auth.CheckIdentity(identity, user, s.env.Auth.AllowAuthzid); err != nil {
-		s.log.Info("auth failed", "user", safeUser, "mechanism", mech, "reason", "authzid", "authzid", auth.SanitizeUser(identity))
+		s.log.Info("auth failed", logUser(user, false, "mechanism", mech, "reason", "authzid", "authzid", auth.SanitizeUser(identity))...)
 		s.b.metrics.Auth(mech, "authzid")
-		return s.authFailed(mech, ip)
+		return s.authFailed(mech, tk.Failure())
 	}
 	err := s.env.Auth.Verifier.Verify(s.ctx, user, pass)
 	switch {
 	case err == nil:
+		tk.Success()
+		safeUser := auth.SanitizeUser(user)
 		s.user = user
 		s.conn.SetAuthenticated()
 		s.conn.Annotate("user", safeUser)
-		if lim := s.env.Auth.Limiter; lim != nil {
-			lim.Success(ip)
-		}
 		s.log = s.log.With("user", safeUser)
 		s.log.Info("auth", "mechanism", mech)
 		s.b.metrics.Auth(mech, "success")
 		return nil
 	case errors.Is(err, auth.ErrInvalidCredentials):
-		s.log.Info("auth failed", "user", safeUser, "mechanism", mech, "reason", "invalid_credentials")
+		until := tk.Failure()
+		s.log.Info("auth failed", logUser(user, errors.Is(err, auth.ErrWrongPassword), "mechanism", mech, "reason", "invalid_credentials")...)
 		s.b.metrics.Auth(mech, "failure")
-		return s.authFailed(mech, ip)
+		return s.authFailed(mech, until)
 	default:
-		s.log.Warn("auth unavailable", "user", safeUser, "mechanism", mech, "err", err)
+		tk.Release()
+		s.log.Warn("auth unavailable", logUser(user, false, "mechanism", mech, "err", err)...)
 		s.b.metrics.Auth(mech, "temperror")
 		return s.smtpError(&reply.Refusal{Code: 454, Enhanced: [3]int{4, 7, 0}, Text: "Temporary authentication failure, try again later"})
 	}
 }
 
-func (s *Session) authFailed(mech string, _ any) error {
-	if lim := s.env.Auth.Limiter; lim != nil {
-		if until := lim.Failure(s.conn.Client().Addr()); !until.IsZero() {
-			return s.blocked(mech, until)
-		}
+// logUser puts the user name first in attrs: as typed (sanitized) when
+// the verifier knows the user, else only as user_hash and user_len (see
+// auth.UserHash), since an unknown "user name" is often a password typed
+// into the wrong field.
+func logUser(user string, known bool, attrs ...any) []any {
+	if known {
+		return append([]any{"user", auth.SanitizeUser(user)}, attrs...)
+	}
+	hash, n := auth.UserHash(user)
+	return append([]any{"user_hash", hash, "user_len", n}, attrs...)
+}
+
+// noTicket stands in when no limiter is configured.
+type noTicket struct{}
+
+func (noTicket) Success()           {}
+func (noTicket) Failure() time.Time { return time.Time{} }
+func (noTicket) Release()           {}
+
+// authFailed answers a failed check; until is the block it earned, if
+// any.
+func (s *Session) authFailed(mech string, until time.Time) error {
+	if !until.IsZero() {
+		return s.blocked(mech, until)
 	}
 	return s.smtpError(&reply.Refusal{Code: 535, Enhanced: [3]int{5, 7, 8}, Text: "Error: authentication failed: wrong user name or password"})
 }
@@ -138,5 +176,3 @@ func (r saslReplies) Next(response []byte) ([]byte, bool, error) {
 	}
 	return nil, false, r.s.internalError("AUTH", err)
 }
-
-var _ = fmt.Sprint

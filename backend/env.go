@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"gateway/address"
 	"gateway/auth"
@@ -44,12 +45,31 @@ type Env struct {
 // AuthEnv is the AUTH part of Env.
 type AuthEnv struct {
 	Verifier     auth.Verifier // nil: no AUTH anywhere
-	Limiter      *auth.Limiter
+	Limiter      Limiter       // nil: no brute-force limit
 	AllowAuthzid bool
 	// Owns answers whether user may use the envelope sender addr; nil
 	// switches sender enforcement off.
 	Owns func(user, addr string) bool
+	// AllowNullSender lets an authenticated user use the null sender <>
+	// while Owns is enforced (nobody owns <>).
+	AllowNullSender bool
 }
+
+// Limiter is the brute-force limiter as sessions use it (*auth.Limiter;
+// a store shared by replicas would be another). A password is checked
+// only under a Ticket from Reserve, which must admit at most block_after
+// checks per client network, in flight or failed, whatever the
+// concurrency: that atomic reservation is the whole contract.
+type Limiter interface {
+	// Blocked returns the end of ip's block, or the zero time.
+	Blocked(ip netip.Addr) time.Time
+	// Reserve admits one check (see auth.Limiter.Reserve): a Ticket and
+	// the delay to wait before the check, or *auth.BlockedError, or
+	// another error when no slot is free.
+	Reserve(ip netip.Addr) (auth.Ticket, time.Duration, error)
+}
+
+var _ Limiter = (*auth.Limiter)(nil)
 
 // Holder publishes the current Env to new sessions.
 type Holder struct{ p atomic.Pointer[Env] }

@@ -83,9 +83,18 @@ func (s *Session) Mail(from string, opts *smtp.MailOptions) error {
 		return s.refuse("MAIL", refusalf(450, [3]int{4, 7, 1}, "message_rate",
 			"Error: too many messages from %s in the last minute, try again later", ip), "limit", n)
 	}
-	if s.user != "" && s.env.Auth.Owns != nil && !s.env.Auth.Owns(s.user, from) {
-		return s.refuse("MAIL", refusalf(553, [3]int{5, 7, 1}, "sender_not_owned",
-			"<%s>: Sender address rejected: not owned by user %s", from, s.user), "from", from)
+	if s.user != "" && s.env.Auth.Owns != nil {
+		// enforce_sender: the envelope sender says who answers for the
+		// message, and <> says nobody (RFC 5321 §4.5.5, bounces; RFC 8098
+		// §3, read receipts): refused unless allow_null_sender.
+		switch {
+		case from == "" && !s.env.Auth.AllowNullSender:
+			return s.refuse("MAIL", refusalf(553, [3]int{5, 7, 1}, "null_sender",
+				"<>: Sender address rejected: the null sender is not allowed for authenticated users; use your own address"), "from", "<>")
+		case from != "" && !s.env.Auth.Owns(s.user, from):
+			return s.refuse("MAIL", refusalf(553, [3]int{5, 7, 1}, "sender_not_owned",
+				"<%s>: Sender address rejected: not owned by user %s", from, s.user), "from", from)
+		}
 	}
 	s.txCount++
 	s.tx = &transaction{

@@ -3,7 +3,10 @@ package backend_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,8 +14,10 @@ import (
 )
 
 const (
-	authOK     = "235 2.0.0 Authentication succeeded"
-	authFailed = "535 5.7.8 Error: authentication failed: wrong user name or password"
+	// RFC 4954 §4: undecodable base64 is the client's syntax error.
+	invalidBase64 = "501 5.5.2 Error: invalid base64 data in the AUTH exchange; encode each response in base64 (RFC 4954)"
+	authOK        = "235 2.0.0 Authentication succeeded"
+	authFailed    = "535 5.7.8 Error: authentication failed: wrong user name or password"
 )
 
 // AUTH is never offered over plaintext; trying it there is refused with
@@ -121,7 +126,12 @@ func TestAuthOverTLS(t *testing.T) {
 		c.expect("AUTH PLAIN "+b64("no NULs here"), "501 5.5.2 Error: malformed authentication response")
 		c.expect("AUTH LOGIN", "334 "+b64("Username:"))
 		c.expect("=", "501 5.5.2 Error: malformed authentication response") // empty user name
-		c.expect("AUTH PLAIN !!!", "454 4.7.0 Invalid base64 data")         // go-smtp's
+		c.expect("AUTH PLAIN !!!", invalidBase64)
+		c.expect("AUTH LOGIN", "334 "+b64("Username:"))
+		c.expect("not base64!", invalidBase64)
+		c.expect("AUTH PLAIN", "334 ")
+		c.expect("QUFB=QUFB", invalidBase64)
+		c.expect("AUTH XOAUTH2 "+b64("user=x\x01auth=Bearer y\x01\x01"), `504 5.5.4 Error: unsupported authentication mechanism "XOAUTH2"; use PLAIN or LOGIN`)
 		c.expect("AUTH LOGIN", "334 "+b64("Username:"))
 		c.expect("*", "501 5.0.0 Negotiation cancelled") // go-smtp's
 		c.expect("AUTH CRAM-MD5", `504 5.5.4 Error: unsupported authentication mechanism "CRAM-MD5"; use PLAIN or LOGIN`)
@@ -238,5 +248,157 @@ func TestAuthDelay(t *testing.T) {
 	c.expect("AUTH PLAIN "+b64("\x00"+userName+"\x00"+userPass), authOK)
 	if d := time.Since(start); d < delay {
 		t.Fatalf("the attempt after a failure took %v, want at least %v", d, delay)
+	}
+}
+
+// countingVerifier counts the passwords checked.
+type countingVerifier struct {
+	auth.Verifier
+	mu sync.Mutex
+	n  int
+}
+
+func (v *countingVerifier) Verify(ctx context.Context, user, pass string) error {
+	v.mu.Lock()
+	v.n++
+	v.mu.Unlock()
+	return v.Verifier.Verify(ctx, user, pass)
+}
+
+func (v *countingVerifier) count() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.n
+}
+
+// tryCmd sends a line and returns the first reply line or the error:
+// for goroutines, which must not call t.Fatal.
+func (c *client) tryCmd(line string) string {
+	c.conn.SetDeadline(time.Now().Add(waitTimeout))
+	if _, err := io.WriteString(c.conn, line+"\r\n"); err != nil {
+		return "write: " + err.Error()
+	}
+	got, err := c.r.ReadString('\n')
+	if err != nil {
+		return "read: " + err.Error()
+	}
+	return strings.TrimSuffix(got, "\r\n")
+}
+
+// Issue 12's attack: connections parked at the LOGIN password prompt, a
+// burst of wrong passwords in parallel from the same address, then the
+// right password on a parked connection. The limiter reserves a slot when
+// the password is checked, not when AUTH arrives: never more than
+// block_after checks, and no 235 once the address is blocked.
+func TestAuthParallelBruteForce(t *testing.T) {
+	const blockAfter = 10
+	env := withAuth(t, newEnv(t, newTarget("down")))
+	verifier := &countingVerifier{Verifier: env.Auth.Verifier}
+	env.Auth.Verifier = verifier
+	env.Auth.Limiter = auth.NewLimiter(auth.LimiterConfig{DelayAfter: 1000, BlockAfter: blockAfter})
+	h := start(t, env, opts{kind: "submission", authEnabled: true, tls: true})
+	ready := func() *client {
+		c := h.dial()
+		c.ehlo(clientHELO)
+		c.startTLS()
+		c.ehlo(clientHELO)
+		return c
+	}
+	var parked []*client
+	for range 3 {
+		c := ready()
+		c.expect("AUTH LOGIN", "334 "+b64("Username:"))
+		c.expect(b64(userName), "334 "+b64("Password:"))
+		parked = append(parked, c)
+	}
+	var burst []*client
+	for range 45 {
+		burst = append(burst, ready())
+	}
+	replies := make([]string, len(burst))
+	var wg sync.WaitGroup
+	for i, c := range burst {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replies[i] = c.tryCmd("AUTH PLAIN " + b64("\x00"+userName+"\x00wrong"))
+		}()
+	}
+	wg.Wait()
+	codes := map[string]int{}
+	for _, r := range replies {
+		codes[r[:min(3, len(r))]]++
+	}
+	if codes["535"]+codes["421"]+codes["454"] != len(burst) {
+		t.Errorf("burst replies: %v", replies)
+	}
+	if n := verifier.count(); n > blockAfter {
+		t.Errorf("%d passwords checked in the burst, want at most block_after %d", n, blockAfter)
+	}
+	for i, c := range parked {
+		if got := c.tryCmd(b64(userPass)); !strings.HasPrefix(got, "421 4.7.0 ") {
+			t.Errorf("parked connection %d, right password after the burst: %q, want 421 4.7.0 (blocked)", i, got)
+		}
+	}
+	if n := verifier.count(); n > blockAfter {
+		t.Errorf("%d passwords checked in all, want at most block_after %d", n, blockAfter)
+	}
+	t.Logf("burst replies by code: %v; passwords checked: %d", codes, verifier.count())
+}
+
+// The delay applies to each check, counting the checks in flight: two
+// parallel attempts after delay_after failures both wait.
+func TestAuthDelayEachCheck(t *testing.T) {
+	const delay = 100 * time.Millisecond
+	env := withAuth(t, newEnv(t, newTarget("down")))
+	env.Auth.Limiter = auth.NewLimiter(auth.LimiterConfig{DelayAfter: 1, MaxDelay: delay, BlockAfter: 100})
+	h := start(t, env, opts{kind: "submission", authEnabled: true, tls: true})
+	c := h.dial()
+	c.ehlo(clientHELO)
+	c.startTLS()
+	c.ehlo(clientHELO)
+	// Park at the password prompt before any failure: the check, not the
+	// AUTH command, takes the delay.
+	c.expect("AUTH LOGIN", "334 "+b64("Username:"))
+	c.expect(b64(userName), "334 "+b64("Password:"))
+	c2 := h.dial()
+	c2.ehlo(clientHELO)
+	c2.startTLS()
+	c2.ehlo(clientHELO)
+	c2.expect("AUTH PLAIN "+b64("\x00"+userName+"\x00wrong"), authFailed)
+	start := time.Now()
+	c.expect(b64(userPass), authOK)
+	if d := time.Since(start); d < delay {
+		t.Fatalf("the check after a failure took %v, want at least the delay %v", d, delay)
+	}
+}
+
+// A failed AUTH logs a known user's name, but an unknown "user name" only
+// as user_hash and user_len: clients do get the fields mixed up, and a
+// password typed as the user name must not land in the log (issue 12).
+func TestAuthUnknownUserNotLogged(t *testing.T) {
+	const secret = "Tr0ub4dor&3-typed-as-user"
+	env := withAuth(t, newEnv(t, newTarget("down")))
+	h := start(t, env, opts{kind: "submission", authEnabled: true, tls: true})
+	c := h.dial()
+	c.ehlo(clientHELO)
+	c.startTLS()
+	c.ehlo(clientHELO)
+	c.expect("AUTH PLAIN "+b64("\x00"+secret+"\x00"+userPass), authFailed)
+	c.expect("AUTH LOGIN", "334 "+b64("Username:"))
+	c.expect(b64(secret), "334 "+b64("Password:"))
+	c.expect(b64("whatever"), authFailed)
+	c.expect("AUTH PLAIN "+b64("\x00"+userName+"\x00wrong"), authFailed)
+	logs := h.logs.String()
+	if strings.Contains(logs, "Tr0ub4dor") {
+		t.Fatalf("the unknown user name reached the log:\n%s", logs)
+	}
+	hash, n := auth.UserHash(secret)
+	want := fmt.Sprintf("user_hash=%s user_len=%d mechanism=", hash, n)
+	if strings.Count(logs, want) != 2 {
+		t.Errorf("want two failures logged with %q:\n%s", want, logs)
+	}
+	if !strings.Contains(logs, "user="+userName+" mechanism=PLAIN reason=invalid_credentials") {
+		t.Errorf("a known user's failure is logged with its name:\n%s", logs)
 	}
 }

@@ -174,18 +174,27 @@ func TestSubmissionRequiresAuth(t *testing.T) {
 	c.expect("RCPT TO:<x@remote.example>", "250 2.0.0 I'll make sure <x@remote.example> gets this")
 }
 
-// An authenticated user may only use its own addresses as the sender
-// (and the null sender).
+// An authenticated user may only use its own addresses as the sender, in
+// any case; the null sender only with AllowNullSender (issue 12).
 func TestSenderOwnership(t *testing.T) {
 	tg := newTarget("down")
 	env := withAuth(t, newEnv(t, tg))
 	c := start(t, env, opts{kind: "submission", authEnabled: true, tls: true}).dial()
 	c.login()
 	c.expect("MAIL FROM:<bob@local-one.net>", "553 5.7.1 <bob@local-one.net>: Sender address rejected: not owned by user alice")
-	c.expect("MAIL FROM:<Alice@local-one.net>", "553 5.7.1 <Alice@local-one.net>: Sender address rejected: not owned by user alice")
-	c.expect("MAIL FROM:<alice@LOCAL-ONE.net>", "250 2.0.0 Roger, accepting mail from <alice@LOCAL-ONE.net>")
+	c.expect("MAIL FROM:<Alice@local-one.net>", "250 2.0.0 Roger, accepting mail from <Alice@local-one.net>")
 	c.expect("RSET", "250 2.0.0 Session reset")
-	c.expect("MAIL FROM:<>", "250 2.0.0 Roger, accepting mail from <>")
+	c.expect("MAIL FROM:<ALICE@LOCAL-ONE.NET>", "250 2.0.0 Roger, accepting mail from <ALICE@LOCAL-ONE.NET>")
+	c.expect("RSET", "250 2.0.0 Session reset")
+	c.expect("MAIL FROM:<>", "553 5.7.1 <>: Sender address rejected: the null sender is not allowed for authenticated users; use your own address")
+
+	env1 := withAuth(t, newEnv(t, newTarget("down")))
+	env1.Auth.AllowNullSender = true
+	c1 := start(t, env1, opts{kind: "submission", authEnabled: true, tls: true}).dial()
+	c1.login()
+	c1.expect("MAIL FROM:<>", "250 2.0.0 Roger, accepting mail from <>")
+	c1.expect("RSET", "250 2.0.0 Session reset")
+	c1.expect("MAIL FROM:<bob@local-one.net>", "553 5.7.1 <bob@local-one.net>: Sender address rejected: not owned by user alice")
 
 	// Owns nil switches enforcement off.
 	env2 := withAuth(t, newEnv(t, newTarget("down")))
@@ -193,6 +202,8 @@ func TestSenderOwnership(t *testing.T) {
 	c2 := start(t, env2, opts{kind: "submission", authEnabled: true, tls: true}).dial()
 	c2.login()
 	c2.expect("MAIL FROM:<bob@local-one.net>", "250 2.0.0 Roger, accepting mail from <bob@local-one.net>")
+	c2.expect("RSET", "250 2.0.0 Session reset")
+	c2.expect("MAIL FROM:<>", "250 2.0.0 Roger, accepting mail from <>")
 }
 
 // A downstream refusal of RCPT reaches the client as it was given.

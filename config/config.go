@@ -58,6 +58,9 @@ type TLS struct {
 	CertFile   string `toml:"cert_file"`
 	KeyFile    string `toml:"key_file"`
 	MinVersion string `toml:"min_version"`
+	// LegacyCiphers offers Go's default TLS 1.2 suites, CBC with
+	// HMAC-SHA1 included, for very old clients; off: AEAD suites only.
+	LegacyCiphers bool `toml:"legacy_ciphers"`
 }
 
 // Relay configures delivery to the downstream MTA.
@@ -157,6 +160,10 @@ type Auth struct {
 	CacheTTL      Duration `toml:"cache_ttl"`
 	AllowAuthzid  bool     `toml:"allow_authzid"`
 	EnforceSender *bool    `toml:"enforce_sender"`
+	// AllowNullSender lets an authenticated user send with the null
+	// sender MAIL FROM:<> when enforce_sender is on (off by default; see
+	// config.toml.example).
+	AllowNullSender bool `toml:"allow_null_sender"`
 
 	FailureWindow Duration `toml:"failure_window"`
 	DelayAfter    int      `toml:"delay_after"`

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"regexp"
 	"sort"
 
 	"github.com/BurntSushi/toml"
@@ -25,6 +26,20 @@ func (c *Config) Effective() (string, error) {
 		return "", err
 	}
 	return buf.String(), nil
+}
+
+// urlPassword finds the password of a URL's userinfo
+// (scheme://user:password@host), up to the last "@" (an unencoded "@" in
+// the password must not leave its end visible): group 1 is what comes
+// before it.
+var urlPassword = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s"':]*):[^/?#\s"']*@`)
+
+// MaskURLPasswords replaces the password in every URL of s that carries one
+// (smtp://user:secret@host:25 becomes smtp://user:xxxxx@host:25). Every
+// message that may quote the configuration goes through it: a validation
+// error, a TOML syntax error showing its line, a log line.
+func MaskURLPasswords(s string) string {
+	return urlPassword.ReplaceAllString(s, "${1}:xxxxx@")
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -190,6 +190,11 @@ func checkSource(v *validator, key, s string) {
 // smtps://host:port or maildir:PATH.
 func CheckDownstream(s string) error {
 	const want = "want smtp://host:port, smtps://host:port or maildir:PATH"
+	if strings.Contains(s, "://") && strings.Contains(s, "@") {
+		// Credentials in the URL: the gateway never logs in to the
+		// downstream, and the password must not be repeated back.
+		return fmt.Errorf("%q: a user name or password in the URL is not supported (the gateway does not log in to the downstream; allow its address there instead); %s", MaskURLPasswords(s), want)
+	}
 	switch {
 	case strings.HasPrefix(s, "maildir:"):
 		if strings.TrimPrefix(s, "maildir:") == "" {
@@ -293,7 +298,7 @@ func (c *Config) validateAuth(v *validator) {
 			ds = c.Relay.Downstream
 		}
 		if !strings.HasPrefix(ds, "smtp://") && !strings.HasPrefix(ds, "smtps://") {
-			v.addf("auth.downstream", "auth.backend = \"downstream\" needs an smtp:// or smtps:// server to check passwords against (have %q)", ds)
+			v.addf("auth.downstream", "auth.backend = \"downstream\" needs an smtp:// or smtps:// server to check passwords against (have %q)", MaskURLPasswords(ds))
 		} else if err := CheckDownstream(ds); err != nil {
 			v.addf("auth.downstream", "%v", err)
 		}

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,8 +203,16 @@ func TestAuthFailuresAndBruteForce(t *testing.T) {
 		t.Errorf("another address:\n%s", out)
 	}
 	logs := e.gw.Logs()
-	if !strings.Contains(logs, `msg="auth failed"`) || !strings.Contains(logs, "client_ip=127.0.0.9") || !strings.Contains(logs, "user=nobody@example.com") {
+	// A known user's name is logged as typed; an unknown one only as a
+	// keyed hash and a length: it may be a password typed into the user
+	// field (issue 12).
+	if !strings.Contains(logs, `msg="auth failed"`) || !strings.Contains(logs, "client_ip=127.0.0.9") ||
+		!strings.Contains(logs, "client_ip=127.0.0.9 user="+user+" mechanism=PLAIN reason=invalid_credentials") ||
+		!regexp.MustCompile(`client_ip=127\.0\.0\.9 user_hash=[0-9a-f]{8} user_len=18 mechanism=PLAIN reason=invalid_credentials`).MatchString(logs) {
 		t.Errorf("auth failure lines missing:\n%s", logs)
+	}
+	if strings.Contains(logs, "nobody") {
+		t.Errorf("an unknown user name reached the log:\n%s", logs)
 	}
 	if strings.Contains(logs, "wrong") || strings.Contains(logs, "battery") {
 		t.Errorf("a password reached the log")
@@ -215,9 +225,24 @@ func TestMalformedAuth(t *testing.T) {
 	raw.Cmd(t, "EHLO laptop.example.net")
 	raw.StartTLS(t)
 	raw.Cmd(t, "EHLO laptop.example.net")
-	// go-smtp itself answers undecodable base64 (454 4.7.0).
-	if rep := raw.Cmd(t, "AUTH PLAIN !!!notbase64"); rep.Code != 454 && rep.Code != 501 {
+	// Undecodable base64 is the client's syntax error: 501 5.5.2 (RFC 4954
+	// §4), in the initial response and in a response to a challenge
+	// (go-smtp alone answered 454 4.7.0, "try again later").
+	const badBase64 = "501 5.5.2 Error: invalid base64 data in the AUTH exchange; encode each response in base64 (RFC 4954)"
+	if rep := raw.Cmd(t, "AUTH PLAIN !!!notbase64"); rep.String() != badBase64 {
 		t.Errorf("malformed base64: %s", rep)
+	}
+	if rep := raw.Cmd(t, "AUTH LOGIN"); rep.Code != 334 {
+		t.Fatalf("AUTH LOGIN: %s", rep)
+	}
+	if rep := raw.Cmd(t, "alice@example.com"); rep.String() != badBase64 {
+		t.Errorf("malformed base64 after a challenge: %s", rep)
+	}
+	// A mechanism the gateway does not offer: 504 5.5.4 (RFC 4954 §4).
+	for _, line := range []string{"AUTH CRAM-MD5", "AUTH XOAUTH2 " + base64.StdEncoding.EncodeToString([]byte("user=x\x01\x01"))} {
+		if rep := raw.Cmd(t, line); !strings.HasPrefix(rep.Raw, "504 5.5.4 ") {
+			t.Errorf("%s: %s, want 504 5.5.4", line, rep)
+		}
 	}
 	// A PLAIN response without its NUL separators is malformed, not a
 	// wrong password: 501, and it does not count as a failed guess.
@@ -275,6 +300,67 @@ func TestSenderIdentity(t *testing.T) {
 	if out := send("ceo@example.com"); !strings.Contains(out, want) {
 		t.Errorf("someone else's address:\n%s", out)
 	}
+	// Case does not matter, in the local part either (issue 12: ALICE@
+	// got 553 for alice@).
+	for _, from := range []string{"ALICE@EXAMPLE.COM", "Sales@Example.Com"} {
+		if out := send(from); !strings.Contains(out, "250 2.0.0 Ok: queued") {
+			t.Errorf("%s, an address the user owns in other case:\n%s", from, out)
+		}
+	}
+}
+
+// nullSenderSession authenticates on submission and sends MAIL FROM:<>
+// for a remote recipient; it returns the MAIL reply and, when that was
+// 250, the end-of-data reply.
+func nullSenderSession(t *testing.T, e *authEnv, subject string) (mail, data e2etest.Reply) {
+	t.Helper()
+	r := e2etest.DialRaw(t, e.sub, "")
+	r.Cmd(t, "EHLO laptop.example.net")
+	r.StartTLS(t)
+	r.Cmd(t, "EHLO laptop.example.net")
+	if rep := r.Cmd(t, "AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+password))); rep.Code != 235 {
+		t.Fatalf("AUTH: %s", rep)
+	}
+	if mail = r.Cmd(t, "MAIL FROM:<>"); mail.Code != 250 {
+		return mail, data
+	}
+	if rep := r.Cmd(t, "RCPT TO:<carol@remote-e2e.net>"); rep.Code != 250 {
+		t.Fatalf("RCPT: %s", rep)
+	}
+	if rep := r.Cmd(t, "DATA"); rep.Code != 354 {
+		t.Fatalf("DATA: %s", rep)
+	}
+	return mail, r.Cmd(t, "Subject: "+subject+"\r\nDisposition-Notification: x\r\n\r\nread receipt\r\n.")
+}
+
+// The null sender after AUTH (issue 12): refused by default with
+// enforce_sender (nobody answers for such a message), relayed with
+// allow_null_sender = true. Proof: the reply, and what Postfix got.
+func TestAuthNullSender(t *testing.T) {
+	t.Run("default", func(t *testing.T) {
+		e := setupAuth(t, "")
+		mail, _ := nullSenderSession(t, e, "null default")
+		want := "553 5.7.1 <>: Sender address rejected: the null sender is not allowed for authenticated users; use your own address"
+		if mail.String() != want {
+			t.Errorf("MAIL FROM:<> after AUTH: %s\nwant %s", mail, want)
+		}
+		e.gw.WaitLog(t, "check=null_sender", 5*time.Second)
+		time.Sleep(300 * time.Millisecond)
+		if got := e.postfix.Log(t); strings.Contains(got, "carol@remote-e2e.net") {
+			t.Errorf("the message reached the downstream:\n%s", got)
+		}
+	})
+	t.Run("allow_null_sender", func(t *testing.T) {
+		e := setupAuth(t, "[auth]\nallow_null_sender = true\n")
+		mail, data := nullSenderSession(t, e, "null allowed")
+		if mail.Code != 250 || !strings.HasPrefix(data.Raw, "250 2.0.0 Ok: queued") {
+			t.Fatalf("MAIL FROM:<> with allow_null_sender: %s / %s", mail, data)
+		}
+		msgs := e.postfix.WaitMessages(t, 1, 20*time.Second)
+		if !strings.Contains(string(msgs[0].Raw), "Return-Path: <>") {
+			t.Errorf("the downstream did not get the null sender:\n%s", msgs[0].Raw)
+		}
+	})
 }
 
 // No relay trick gets a message out from an untrusted client address.
@@ -306,4 +392,127 @@ func TestOpenRelayTricks(t *testing.T) {
 	if got := e.postfix.Log(t); strings.Contains(got, "victim") {
 		t.Errorf("a relay attempt reached the downstream:\n%s", got)
 	}
+}
+
+// Issue 12, bug 2, through the real binary. Setup: submission listener,
+// block_after = 10, delays from the 9th check (max 1s). Attack 1 (from
+// 127.0.0.21): park 3 connections at the AUTH LOGIN password prompt, fire
+// 12 wrong AUTH PLAIN at once on fresh connections, then send the right
+// password on a parked connection. Attack 2 (from 127.0.0.22): 45 wrong
+// AUTH PLAIN at once. Proof: no 235 after the burst, and the log shows at
+// most block_after checked passwords ("auth failed" lines) per address.
+// Before the fix the limiter admitted at the AUTH command: the parked
+// connection got 235 and 44 of 45 passwords were checked.
+func TestAuthParallelBruteForce(t *testing.T) {
+	const blockAfter = 10
+	e := setupAuth(t, fmt.Sprintf("[auth]\ndelay_after = 9\nmax_delay = \"1s\"\nblock_after = %d\nblock_time = \"10m\"\n", blockAfter))
+	ready := func(ip string) *e2etest.Raw {
+		r := e2etest.DialRaw(t, e.sub, ip)
+		r.Cmd(t, "EHLO laptop.example.net")
+		r.StartTLS(t)
+		r.Cmd(t, "EHLO laptop.example.net")
+		return r
+	}
+	// burst sends one wrong AUTH PLAIN on each connection at once and
+	// returns the replies.
+	burst := func(conns []*e2etest.Raw) []string {
+		wrong := "AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00wrong")) + "\r\n"
+		replies := make([]string, len(conns))
+		var wg sync.WaitGroup
+		for i, r := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := r.Write([]byte(wrong)); err != nil {
+					replies[i] = "write: " + err.Error()
+					return
+				}
+				rep, err := r.TryReadReply()
+				if err != nil {
+					replies[i] = "read: " + err.Error()
+					return
+				}
+				replies[i] = rep.String()
+			}()
+		}
+		wg.Wait()
+		return replies
+	}
+	checked := func(ip string) int {
+		n := 0
+		for _, l := range strings.Split(e.gw.Logs(), "\n") {
+			if strings.Contains(l, `msg="auth failed"`) && strings.Contains(l, "client_ip="+ip+" ") {
+				n++
+			}
+		}
+		return n
+	}
+
+	t.Run("parked connections", func(t *testing.T) {
+		const ip = "127.0.0.21"
+		var parked []*e2etest.Raw
+		for range 3 {
+			r := ready(ip)
+			if rep := r.Cmd(t, "AUTH LOGIN"); rep.Code != 334 {
+				t.Fatalf("AUTH LOGIN: %s", rep)
+			}
+			if rep := r.Cmd(t, base64.StdEncoding.EncodeToString([]byte(user))); rep.Code != 334 {
+				t.Fatalf("user name: %s", rep)
+			}
+			parked = append(parked, r)
+		}
+		var fresh []*e2etest.Raw
+		for range 12 {
+			fresh = append(fresh, ready(ip))
+		}
+		replies := burst(fresh)
+		t.Logf("burst: %q", replies)
+		for i, r := range parked {
+			rep := r.Cmd(t, base64.StdEncoding.EncodeToString([]byte(password)))
+			if rep.Code == 235 {
+				t.Errorf("parked connection %d: the right password was accepted after the burst: %s", i, rep)
+			} else if !strings.HasPrefix(rep.Raw, "421 4.7.0 ") {
+				t.Errorf("parked connection %d: %s, want 421 4.7.0 (blocked)", i, rep)
+			}
+		}
+		// The log is one ordered stream: once the parked connections'
+		// refusals are in, so is every check before them.
+		e.gw.WaitLog(t, "client_ip="+ip+" command=AUTH", 5*time.Second)
+		if n := checked(ip); n > blockAfter {
+			t.Errorf("%d passwords checked from %s, want at most block_after %d", n, ip, blockAfter)
+		}
+		if logs := e.gw.Logs(); strings.Contains(logs, "msg=auth ") && strings.Contains(logs, "client_ip="+ip+" user="+user+" mechanism=LOGIN") {
+			t.Errorf("a parked connection authenticated:\n%s", logs)
+		}
+	})
+
+	t.Run("45 in parallel", func(t *testing.T) {
+		const ip = "127.0.0.22"
+		var conns []*e2etest.Raw
+		for range 45 {
+			conns = append(conns, ready(ip))
+		}
+		replies := burst(conns)
+		codes := map[int]int{}
+		for _, r := range replies {
+			code := 0
+			fmt.Sscanf(r, "%d", &code)
+			codes[code]++
+		}
+		t.Logf("replies by code: %v", codes)
+		if codes[535]+codes[421]+codes[454] != len(conns) {
+			t.Errorf("unexpected replies: %q", replies)
+		}
+		// The address is blocked now, the right password included.
+		r := ready(ip)
+		cred := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + password))
+		if rep := r.Cmd(t, "AUTH PLAIN "+cred); !strings.HasPrefix(rep.Raw, "421 4.7.0 ") {
+			t.Errorf("right password after the burst: %s, want 421 4.7.0", rep)
+		}
+		r.WaitClosed(t, 5*time.Second)
+		e.gw.WaitLog(t, "client_ip="+ip+" user="+user+" mechanism=PLAIN reason=invalid_credentials", 5*time.Second)
+		if n := checked(ip); n > blockAfter || n == 0 {
+			t.Errorf("%d passwords checked from %s, want 1..block_after %d", n, ip, blockAfter)
+		}
+	})
 }

@@ -600,9 +600,19 @@ func (c *Conn) scanData(b []byte) (int, bool) {
 	return len(b), false
 }
 
+// go-smtp answers an AUTH initial response or SASL response that is not
+// base64 with a 454 (temporary, as if the server were at fault); RFC 4954
+// §4 wants 501 with 5.5.2 (the client's syntax error). Its reply is a
+// fixed line written in one piece, replaced here as a whole.
+var (
+	goSMTPInvalidBase64 = []byte("454 4.7.0 Invalid base64 data\r\n")
+	invalidBase64Reply  = []byte("501 5.5.2 Error: invalid base64 data in the AUTH exchange; encode each response in base64 (RFC 4954)\r\n")
+)
+
 // Write passes go-smtp's replies to the client, watching each reply line:
-// it adds STARTTLS to the EHLO reply, switches to DATA mode on 354,
-// counts errors and closes after a 421.
+// it adds STARTTLS to the EHLO reply, answers undecodable SASL data with
+// 501 5.5.2, switches to DATA mode on 354, counts errors and closes after
+// a 421.
 func (c *Conn) Write(p []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, net.ErrClosed
@@ -614,14 +624,17 @@ func (c *Conn) Write(p []byte) (int, error) {
 		if i >= 0 {
 			seg = p[:i+1]
 		}
-		if len(c.whead) < 4 {
-			c.whead = append(c.whead, seg[:min(len(seg), 4-len(c.whead))]...)
+		out := seg
+		if len(c.whead) == 0 && bytes.Equal(seg, goSMTPInvalidBase64) {
+			out = invalidBase64Reply
 		}
-		n, err := c.cur.Write(seg)
-		total += n
-		if err != nil {
+		if len(c.whead) < 4 {
+			c.whead = append(c.whead, out[:min(len(out), 4-len(c.whead))]...)
+		}
+		if _, err := c.cur.Write(out); err != nil {
 			return total, err
 		}
+		total += len(seg) // all of go-smtp's line is consumed, whatever went out
 		p = p[len(seg):]
 		if i < 0 {
 			break

@@ -98,6 +98,7 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 	}
 	rt.certs = c
 	rt.warnings = append(rt.warnings, warns...)
+	rt.warnings = append(rt.warnings, secretFileWarnings(cfg)...)
 
 	if !o.dryRun && len(errs) == 0 {
 		if o.reuse != nil && o.reuse.router != nil && sameRelay(o.reuse.cfg, cfg) {
@@ -231,6 +232,7 @@ func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
 		return env, nil
 	}
 	env.AllowAuthzid = a.AllowAuthzid
+	env.AllowNullSender = a.AllowNullSender
 	env.Limiter = auth.NewLimiter(auth.LimiterConfig{
 		Window:     a.FailureWindow.D(),
 		DelayAfter: a.DelayAfter,

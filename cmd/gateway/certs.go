@@ -20,7 +20,23 @@ import (
 type certs struct {
 	cert       atomic.Pointer[tls.Certificate]
 	minVersion uint16
+	ciphers    []uint16 // TLS 1.2 suites; nil: Go's defaults ([tls] legacy_ciphers)
 	selfSigned bool
+}
+
+// aeadCiphers are the TLS 1.2 suites offered by default: Mozilla's
+// "intermediate" profile as far as Go implements it (ECDHE key exchange,
+// AES-GCM or ChaCha20-Poly1305; Go has no DHE). Go's own defaults add the
+// CBC suites with HMAC-SHA1 (ECDHE-RSA-AES128-SHA, ...), which only
+// clients from before TLS 1.2 need. TLS 1.3 suites are not configurable
+// and all AEAD.
+var aeadCiphers = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 // loadCerts loads [tls] cert_file/key_file, or makes an in-memory
@@ -29,7 +45,10 @@ type certs struct {
 // listener needs TLS and none is configured: then mx listeners do not
 // offer STARTTLS.
 func loadCerts(cfg *config.Config) (*certs, []string, error) {
-	c := &certs{minVersion: tls.VersionTLS12}
+	c := &certs{minVersion: tls.VersionTLS12, ciphers: aeadCiphers}
+	if cfg.TLS.LegacyCiphers {
+		c.ciphers = nil
+	}
 	if cfg.TLS.MinVersion == "1.3" {
 		c.minVersion = tls.VersionTLS13
 	}
@@ -61,7 +80,8 @@ func loadCerts(cfg *config.Config) (*certs, []string, error) {
 // current certificate at each handshake so that SIGHUP reloads apply.
 func (c *certs) tlsConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion: c.minVersion,
+		MinVersion:   c.minVersion,
+		CipherSuites: c.ciphers,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return c.cert.Load(), nil
 		},

@@ -33,7 +33,7 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "gateway check-config: %s is not valid:\n%v\n", *path, indent(err))
+		fmt.Fprintf(stderr, "gateway check-config: %s is not valid:\n%v\n", *path, config.MaskURLPasswords(indent(err)))
 		return 1
 	}
 	out, err := cfg.Effective()

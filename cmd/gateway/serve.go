@@ -52,7 +52,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 
 	cfg, labPass, err := loadConfig(*configPath, *dnsFlag)
 	if err != nil {
-		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		fmt.Fprintf(stderr, "gateway: %s\n", config.MaskURLPasswords(err.Error()))
 		return 1
 	}
 	log := newLogger(cfg.Log, stderr)
@@ -60,7 +60,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	s := &server{log: log, configPath: *configPath}
 	rt, err := build(cfg, buildOptions{observe: s.relayEvent, log: log})
 	if err != nil {
-		fmt.Fprintf(stderr, "gateway: configuration problems:\n%v\n", err)
+		fmt.Fprintf(stderr, "gateway: configuration problems:\n%s\n", config.MaskURLPasswords(err.Error()))
 		return 1
 	}
 	for _, w := range rt.warnings {
@@ -367,7 +367,7 @@ func oneLine(err error) string {
 	if err == nil {
 		return ""
 	}
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
+	return config.MaskURLPasswords(strings.ReplaceAll(err.Error(), "\n", "; "))
 }
 
 var _ = errors.New
