@@ -90,6 +90,13 @@ func (s *Session) dataError(tx *transaction, err, clientErr error, size int64, e
 }
 
 func filterRefusal(fe *message.FilterError) *reply.Refusal {
+	if fe.Kind == message.KindFoldedFirstLine {
+		// Refused, not repaired: the line would continue our Received
+		// field, and a header section cannot begin with a continuation
+		// line (RFC 5322 §2.2.3); changing the message silently is worse.
+		return &reply.Refusal{Code: 554, Enhanced: [3]int{5, 6, 0}, Check: fe.Kind,
+			Text: "Error: message starts with a folded header line (a line beginning with a space or tab); send a header field first"}
+	}
 	what := map[string]string{"bare_lf": "bare <LF>", "bare_cr": "bare <CR>", "nul": "NUL byte"}[fe.Kind]
 	if fe.Kind == "nul" {
 		return &reply.Refusal{Code: 550, Enhanced: [3]int{5, 6, 0}, Check: fe.Kind,
