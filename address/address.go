@@ -104,6 +104,11 @@ func Check(path, raw string, allow Allow) (Address, Trick) {
 		found = append(found, AddressLiteral)
 	} else if !isDomain(a.Domain) {
 		return a, BadSyntax
+	} else if !isASCII(a.Domain) {
+		// An internationalized domain must be a valid IDN (RFC 6531 §3.3).
+		if _, err := NormalizeDomain(a.Domain); err != nil {
+			return a, BadSyntax
+		}
 	}
 	for _, t := range found {
 		if !allow.allows(t) {

@@ -134,7 +134,7 @@ func TestMaildirFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, r := range tc.rcpts {
-				if err := tx.Rcpt(context.Background(), r); err != nil {
+				if err := tx.Rcpt(context.Background(), r, RcptOptions{}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -159,7 +159,7 @@ func TestMaildirRefusesBadAddresses(t *testing.T) {
 	m, _ := NewMaildir(t.TempDir())
 	tx, _ := m.Begin(context.Background(), "a@example.com", MailOptions{})
 	var r *Reply
-	if err := tx.Rcpt(context.Background(), "b@example.org\r\nX-Injected: 1"); !errors.As(err, &r) || r.Code != 501 {
+	if err := tx.Rcpt(context.Background(), "b@example.org\r\nX-Injected: 1", RcptOptions{}); !errors.As(err, &r) || r.Code != 501 {
 		t.Errorf("Rcpt with CRLF: %v, want 501", err)
 	}
 }
@@ -175,7 +175,7 @@ func TestMaildirConcurrentUniqueNames(t *testing.T) {
 			ctx := context.Background()
 			tx, _ := m.Begin(ctx, "a@example.com", MailOptions{})
 			defer tx.Abort()
-			if err := tx.Rcpt(ctx, "b@example.org"); err != nil {
+			if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); err != nil {
 				errs <- err
 				return
 			}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -110,7 +111,17 @@ type SMTPTarget struct {
 	waiters []chan struct{}
 	janitor *time.Timer // closes expired idle connections; nil when none are idle
 	closed  bool
+
+	// ext holds what the latest EHLO reply offered (extBits), read
+	// without the lock by every new session's EHLO reply.
+	ext atomic.Uint32
 }
+
+// Bits of SMTPTarget.ext.
+const (
+	extSMTPUTF8 = 1 << iota
+	extDSN
+)
 
 // NewSMTP checks cfg, fills in its defaults and returns the target. It
 // does not connect.
@@ -183,6 +194,42 @@ func setDefault(d *time.Duration, def time.Duration) {
 // Name returns "smtp://host:port" or "smtps://host:port".
 func (t *SMTPTarget) Name() string {
 	return t.name
+}
+
+// Extensions returns what the downstream offered in the EHLO reply of the
+// latest connection opened to it; nothing before the first. Every new
+// connection updates it, so a downstream that gains or loses SMTPUTF8 or
+// DSN is followed within a pool's turnover (idle connections close after
+// IdleTimeout).
+func (t *SMTPTarget) Extensions() Extensions {
+	b := t.ext.Load()
+	return Extensions{SMTPUTF8: b&extSMTPUTF8 != 0, DSN: b&extDSN != 0}
+}
+
+// learn records the extensions of a connection just greeted.
+func (t *SMTPTarget) learn(cn *conn) {
+	var b uint32
+	if cn.has("SMTPUTF8") {
+		b |= extSMTPUTF8
+	}
+	if cn.has("DSN") {
+		b |= extDSN
+	}
+	t.ext.Store(b)
+}
+
+// Probe opens a connection to learn the downstream's extensions and puts
+// it in the pool, unless one is open already. A failure is not reported:
+// the extensions stay unknown (none offered) until a connection succeeds.
+func (t *SMTPTarget) Probe(ctx context.Context) {
+	if open, _ := t.PoolStats(); open > 0 {
+		return
+	}
+	cn, _, err := t.acquire(ctx)
+	if err != nil {
+		return
+	}
+	t.release(cn, true)
 }
 
 // Begin starts a transaction. Nothing is sent until the first Rcpt, which

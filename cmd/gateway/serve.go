@@ -68,6 +68,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	s.env = backend.NewHolder(rt.env)
 	s.current.Store(rt)
+	s.probeDownstreams(rt.router)
 	s.gate = &listener.Gate{
 		MaxConns:   cfg.Limits.MaxConnections,
 		MaxPerIP:   cfg.Limits.MaxConnectionsPerIP,
@@ -164,6 +165,7 @@ func (s *server) start(cfg *config.Config) error {
 			OnConnect:      s.metrics.connected,
 			PTR:            s.lookupPTR,
 			BeforeGreeting: be.MissingGreeting,
+			Advertise:      be.Advertises,
 		})
 		srv := backend.NewServer(be, backend.ServerOptions{
 			Hostname:        cfg.Hostname,
@@ -233,6 +235,9 @@ func (s *server) reload() {
 			}
 			s.current.Store(rt)
 			s.env.Store(rt.env)
+			if rt.router != nil && rt.router != old.router {
+				go s.probeDownstreams(rt.router)
+			}
 			if old.router != nil && old.router != rt.router {
 				// Sessions still using the old downstreams finish first.
 				time.AfterFunc(cfg.Relay.DataTimeout.D()+time.Minute, func() { old.router.Close() })
