@@ -172,3 +172,34 @@ func TestDSNToPostfix(t *testing.T) {
 		}
 	})
 }
+
+// local_domains compare in IDNA form (address.NormalizeDomain at build
+// time and at RCPT): a domain configured as U-labels takes mail addressed
+// to its A-labels, in any case, and a look-alike stays foreign. Postfix
+// knows the domain by its A-labels only.
+func TestIDNLocalDomain(t *testing.T) {
+	e := setup(t, &e2etest.PostfixOptions{Domains: []string{"xn--bcher-kva.example", "example.com"}, SMTPUTF8: "yes"},
+		opts{domains: `["bücher.example", "example.com"]`})
+	r := e2etest.DialRaw(t, e.mx, "")
+	defer r.Close()
+	ehloLines(t, r)
+	if rep := r.Cmd(t, "MAIL FROM:<"+utf8Sender+"> SMTPUTF8"); rep.Code != 250 {
+		t.Fatalf("MAIL: %s", rep)
+	}
+	if rep := r.Cmd(t, "RCPT TO:<ana@XN--BCHER-KVA.example>"); rep.Code != 250 {
+		t.Fatalf("RCPT to the A-label: %s", rep)
+	}
+	// example.com spelt with a Cyrillic е (U+0435).
+	wantReply(t, "look-alike", r.Cmd(t, "RCPT TO:<ana@\u0435xample.com>"), 554, "5.7.1 <ana@\u0435xample.com>: Relay access denied")
+	if rep := r.Cmd(t, "DATA"); rep.Code != 354 {
+		t.Fatalf("DATA: %s", rep)
+	}
+	r.Send(t, []byte(utf8Message+".\r\n"))
+	if rep := r.ReadReply(t); rep.Code != 250 {
+		t.Fatalf("end of data: %s", rep)
+	}
+	m := e.postfix.WaitMessages(t, 1, 20*time.Second)[0]
+	if m.Recipient != "ana@xn--bcher-kva.example" {
+		t.Errorf("delivered to %q", m.Recipient)
+	}
+}
