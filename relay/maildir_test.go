@@ -206,3 +206,15 @@ func TestMaildirConcurrentUniqueNames(t *testing.T) {
 		t.Errorf("%d distinct messages, want %d: one overwrote another", len(sizes), n)
 	}
 }
+
+// A maildir stores UTF-8 envelopes as they are and ends delivery, so it
+// takes SMTPUTF8 and DSN.
+func TestMaildirExtensions(t *testing.T) {
+	m, err := NewMaildir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Extensions(); got != (Extensions{SMTPUTF8: true, DSN: true}) {
+		t.Errorf("Extensions() = %+v, want both", got)
+	}
+}
