@@ -68,7 +68,6 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	s.env = backend.NewHolder(rt.env)
 	s.current.Store(rt)
-	s.probeDownstreams(rt.router)
 	s.gate = &listener.Gate{
 		MaxConns:   cfg.Limits.MaxConnections,
 		MaxPerIP:   cfg.Limits.MaxConnectionsPerIP,
@@ -125,6 +124,9 @@ func (s *server) start(cfg *config.Config) error {
 		}
 		s.metrics = m
 	}
+	// Before the listeners open, so the first EHLO reply already offers
+	// what the downstreams take; after the metrics, so its dial counts.
+	s.probeDownstreams(s.current.Load().router)
 	for _, lc := range cfg.Listeners {
 		// No TCP keepalive: every read has a timeout of its own
 		// ([limits]), which ends dead sessions sooner, and that saves
