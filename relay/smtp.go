@@ -89,7 +89,10 @@ type SMTPConfig struct {
 // conversion (RFC 6152 §3). A transaction asking for SMTPUTF8 towards a
 // downstream without it is refused with 553 5.6.7 only when an envelope
 // address is not ASCII (RFC 6531 §3.2); one asking for REQUIRETLS is
-// refused with 550 5.7.30 (RFC 8689 §5).
+// refused with 550 5.7.30 (RFC 8689 §5). The DSN parameters (RET and
+// ENVID on MAIL, NOTIFY and ORCPT on RCPT, RFC 3461) are passed on when the
+// downstream advertises DSN and refused with 555 5.5.4 otherwise, never
+// dropped. Extensions reports what the latest EHLO reply offered.
 //
 // DATA goes to the connection through dotStuffer, which dot-stuffs and
 // turns every bare LF and bare CR into CRLF in bulk; go-smtp's own data
