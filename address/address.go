@@ -3,6 +3,7 @@ package address
 import (
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 )
 
 // Trick names one address form; the names appear in logs and metrics.
@@ -70,6 +71,10 @@ func Check(path, raw string, allow Allow) (Address, Trick) {
 		inner = inner[1:]
 	}
 	var a Address
+	if !utf8.ValidString(path) {
+		// RFC 6531 §3.3: a non-ASCII mailbox is UTF-8.
+		return a, BadSyntax
+	}
 	at := strings.LastIndexByte(path, '@')
 	if at <= 0 || at == len(path)-1 {
 		return a, BadSyntax

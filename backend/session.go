@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-smtp"
 
@@ -139,6 +140,9 @@ func (s *Session) mailParams(from string, o *smtp.MailOptions) error {
 		return s.refuse("MAIL", unsupportedParam("ENVID", "DSN"), "from", from)
 	case !o.UTF8 && !address.IsASCII(from):
 		return s.refuse("MAIL", needUTF8(from), "from", from)
+	case !utf8.ValidString(from):
+		return s.refuse("MAIL", refusalf(501, [3]int{5, 1, 7}, "sender_syntax",
+			"<%s>: Sender address rejected: not valid UTF-8 (RFC 6531 section 3.3)", strings.ToValidUTF8(from, "?")), "from", from)
 	}
 	return nil
 }

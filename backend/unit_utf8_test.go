@@ -155,3 +155,18 @@ func TestRelayControlIDN(t *testing.T) {
 	// local-one.net spelt with a Cyrillic о (U+043E).
 	c.expect("RCPT TO:<a@l\u043ecal-one.net>", "554 5.7.1 <a@l\u043ecal-one.net>: Relay access denied")
 }
+
+// Invalid UTF-8 is no address, with or without SMTPUTF8.
+func TestInvalidUTF8Address(t *testing.T) {
+	tg := newTarget("down")
+	tg.ext = relay.Extensions{SMTPUTF8: true}
+	c := start(t, newEnv(t, tg), opts{}).dial()
+	c.ehlo(clientHELO)
+	c.expect("MAIL FROM:<a\xffb@remote.example> SMTPUTF8", "501 5.1.7 <a?b@remote.example>: Sender address rejected: not valid UTF-8 (RFC 6531 section 3.3)")
+	c.expectCode("MAIL FROM:<a@remote.example> SMTPUTF8", "250")
+	c.expect("RCPT TO:<b\xffb@"+localDom+">", "501 5.1.3 <b\xffb@"+localDom+">: Recipient address rejected: bad address syntax")
+	c.sync()
+	if n := len(tg.transactions()); n != 0 {
+		t.Errorf("%d downstream transactions, want none", n)
+	}
+}
