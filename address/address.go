@@ -3,6 +3,7 @@ package address
 import (
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 )
 
 // Trick names one address form; the names appear in logs and metrics.
@@ -70,6 +71,10 @@ func Check(path, raw string, allow Allow) (Address, Trick) {
 		inner = inner[1:]
 	}
 	var a Address
+	if !utf8.ValidString(path) {
+		// RFC 6531 §3.3: a non-ASCII mailbox is UTF-8.
+		return a, BadSyntax
+	}
 	at := strings.LastIndexByte(path, '@')
 	if at <= 0 || at == len(path)-1 {
 		return a, BadSyntax
@@ -104,6 +109,11 @@ func Check(path, raw string, allow Allow) (Address, Trick) {
 		found = append(found, AddressLiteral)
 	} else if !isDomain(a.Domain) {
 		return a, BadSyntax
+	} else if !isASCII(a.Domain) {
+		// An internationalized domain must be a valid IDN (RFC 6531 §3.3).
+		if _, err := NormalizeDomain(a.Domain); err != nil {
+			return a, BadSyntax
+		}
 	}
 	for _, t := range found {
 		if !allow.allows(t) {

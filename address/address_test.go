@@ -31,6 +31,9 @@ func TestCheck(t *testing.T) {
 		{name: "bad literal", path: "bob@[999.1.1.1]", raw: "<bob@[999.1.1.1]>", want: BadSyntax},
 		{name: "no domain", path: "bob@", raw: "<bob@>", want: BadSyntax},
 		{name: "underscore domain", path: "bob@ex_ample.com", raw: "<bob@ex_ample.com>", want: BadSyntax},
+		{name: "utf-8 local part and domain", path: "usuário@bücher.example", raw: "<usuário@bücher.example>", dom: "bücher.example"},
+		{name: "invalid utf-8", path: "b\xffb@example.com", raw: "<b\xffb@example.com>", want: BadSyntax},
+		{name: "invalid idn domain", path: "bob@a\u200d.example", raw: "<bob@a\u200d.example>", want: BadSyntax},
 		{name: "postmaster-like", path: "postmaster@example.com", raw: "<postmaster@example.com> NOTIFY=NEVER", dom: "example.com"},
 	}
 	for _, tc := range tests {

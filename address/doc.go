@@ -5,6 +5,9 @@
 // address literals. Legacy servers behind the gateway may still honour
 // some of them, so the edge refuses them unless the operator allows them.
 //
+// NormalizeDomain is the one domain normaliser (IDNA A-labels, lower
+// case): every comparison of domains goes through it.
+//
 // The package is pure string handling; what the client is told is decided
 // by backend.
 package address

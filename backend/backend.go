@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -63,8 +64,31 @@ func NewServer(b *Backend, o ServerOptions) *smtp.Server {
 	s.ReadTimeout = 0   // listener.Conn owns read deadlines
 	s.MaxLineLength = 0 // listener.Conn limits command lines; DATA is streamed
 	s.AllowInsecureAuth = true
+	// SMTPUTF8 (RFC 6531) and DSN (RFC 3461) follow the downstream.
+	// go-smtp reads these switches on every EHLO, MAIL and RCPT without a
+	// lock, so they cannot change while it serves: they stay on, go-smtp
+	// hands the parameters to the session, which refuses them while the
+	// downstream lacks the extension (555 5.5.4), and the listener guard
+	// leaves them out of the EHLO reply then (Advertises).
+	s.EnableSMTPUTF8 = true
+	s.EnableDSN = true
 	s.ErrorLog = errorLog{b.log}
 	return s
+}
+
+// Advertises reports whether the EHLO reply offers an extension keyword
+// now, for listener.Config.Advertise: SMTPUTF8 and DSN only while every
+// downstream offers them (relay.Router.Extensions); any other keyword
+// always.
+func (b *Backend) Advertises(keyword string) bool {
+	ext := b.env.Load().extensions()
+	switch strings.ToUpper(keyword) {
+	case "SMTPUTF8":
+		return ext.SMTPUTF8
+	case "DSN":
+		return ext.DSN
+	}
+	return true
 }
 
 // NewSession starts a session at the client's first HELO/EHLO (go-smtp

@@ -109,6 +109,13 @@ func filterRefusal(fe *message.FilterError) *reply.Refusal {
 			Text:     fmt.Sprintf("Error: line %d of the message is too long for this server; lines over 998 bytes break RFC 5322 section 2.1.1, encode the content (quoted-printable or base64)", fe.Line),
 			Evidence: fmt.Sprintf("line %d longer than max_data_line_length (byte %d)", fe.Line, fe.Offset)}
 	}
+	if fe.Kind == message.KindFoldedFirstLine {
+		// Refused, not repaired: the line would continue our Received
+		// field, and a header section cannot begin with a continuation
+		// line (RFC 5322 §2.2.3); changing the message silently is worse.
+		return &reply.Refusal{Code: 554, Enhanced: [3]int{5, 6, 0}, Check: fe.Kind,
+			Text: "Error: message starts with a folded header line (a line beginning with a space or tab); send a header field first"}
+	}
 	what := map[string]string{"bare_lf": "bare <LF>", "bare_cr": "bare <CR>", "nul": "NUL byte"}[fe.Kind]
 	if fe.Kind == "nul" {
 		return &reply.Refusal{Code: 550, Enhanced: [3]int{5, 6, 0}, Check: fe.Kind,

@@ -19,7 +19,7 @@ import (
 // session keeps the Env it started with.
 type Env struct {
 	Hostname     string
-	LocalDomains map[string]bool // lower case
+	LocalDomains map[string]bool // in address.NormalizeDomain form
 	CatchAll     bool            // lab only: every domain is local
 	// Postmaster is the mailbox a bare "RCPT TO:<Postmaster>" (no domain,
 	// RFC 5321 §4.5.1) is delivered to: postmaster at the first local
@@ -88,8 +88,24 @@ func (h *Holder) Load() *Env { return h.p.Load() }
 func (h *Holder) Store(e *Env) { h.p.Store(e) }
 
 // isLocal reports whether mail for domain is ours to accept on an MX.
+// Domains compare in their IDNA A-label form: "bücher.example" is local
+// when local_domains holds "xn--bcher-kva.example", a look-alike spelt
+// with other letters is not, and a name that is no valid IDN never is.
 func (e *Env) isLocal(domain string) bool {
-	return e.CatchAll || e.LocalDomains[strings.ToLower(domain)]
+	if e.CatchAll {
+		return true
+	}
+	d, err := address.NormalizeDomain(domain)
+	return err == nil && e.LocalDomains[d]
+}
+
+// extensions are the SMTP extensions passed through to the downstream
+// that every route takes now.
+func (e *Env) extensions() relay.Extensions {
+	if e.Router == nil {
+		return relay.Extensions{}
+	}
+	return e.Router.Extensions()
 }
 
 // postmaster is the mailbox for a bare "postmaster" recipient.

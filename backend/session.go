@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-smtp"
 
@@ -75,6 +76,9 @@ func (s *Session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.b.lis.submission() && s.user == "" {
 		return s.refuse("MAIL", refusalf(530, [3]int{5, 7, 0}, "auth_required", "Authentication required"), "from", from)
 	}
+	if err := s.mailParams(from, opts); err != nil {
+		return err
+	}
 	if err := s.heloGate(heloguard.StageMail, "MAIL"); err != nil {
 		return err
 	}
@@ -112,15 +116,70 @@ func mailOptions(o *smtp.MailOptions) relay.MailOptions {
 	if o == nil {
 		return relay.MailOptions{}
 	}
-	return relay.MailOptions{Size: o.Size, Body: string(o.Body), UTF8: o.UTF8, RequireTLS: o.RequireTLS}
+	return relay.MailOptions{Size: o.Size, Body: string(o.Body), UTF8: o.UTF8, RequireTLS: o.RequireTLS,
+		Return: string(o.Return), EnvelopeID: o.EnvelopeID}
+}
+
+func rcptOptions(o *smtp.RcptOptions) relay.RcptOptions {
+	if o == nil {
+		return relay.RcptOptions{}
+	}
+	r := relay.RcptOptions{ORCPTType: string(o.OriginalRecipientType), ORCPT: o.OriginalRecipient}
+	for _, n := range o.Notify {
+		r.Notify = append(r.Notify, string(n))
+	}
+	return r
+}
+
+// mailParams refuses the MAIL parameters of extensions the downstream
+// lacks now (they are not advertised then: RFC 5321 §4.1.1.11 and RFC
+// 1869 give 555 for a parameter the server cannot implement), and a
+// non-ASCII sender without SMTPUTF8 (RFC 6531 §3.7.4.1: 553 5.6.7).
+func (s *Session) mailParams(from string, o *smtp.MailOptions) error {
+	if o == nil {
+		o = &smtp.MailOptions{}
+	}
+	ext := s.env.extensions()
+	switch {
+	case o.UTF8 && !ext.SMTPUTF8:
+		return s.refuse("MAIL", unsupportedParam("SMTPUTF8", "SMTPUTF8"), "from", from)
+	case o.Return != "" && !ext.DSN:
+		return s.refuse("MAIL", unsupportedParam("RET", "DSN"), "from", from)
+	case o.EnvelopeID != "" && !ext.DSN:
+		return s.refuse("MAIL", unsupportedParam("ENVID", "DSN"), "from", from)
+	case !o.UTF8 && !address.IsASCII(from):
+		return s.refuse("MAIL", needUTF8(from), "from", from)
+	case !utf8.ValidString(from):
+		return s.refuse("MAIL", refusalf(501, [3]int{5, 1, 7}, "sender_syntax",
+			"<%s>: Sender address rejected: not valid UTF-8 (RFC 6531 section 3.3)", strings.ToValidUTF8(from, "?")), "from", from)
+	}
+	return nil
+}
+
+func unsupportedParam(param, ext string) *reply.Refusal {
+	return refusalf(555, [3]int{5, 5, 4}, strings.ToLower(ext)+"_unsupported",
+		"%s parameter not supported: the mail server behind this gateway does not offer %s; send the command without it", param, ext)
+}
+
+func needUTF8(addr string) *reply.Refusal {
+	return refusalf(553, [3]int{5, 6, 7}, "smtputf8_required", "<%s>: non-ASCII address requires the SMTPUTF8 parameter", addr)
 }
 
 // Rcpt checks one recipient and forwards it to the downstream in real
 // time, so that the downstream's own refusal reaches the client here.
-func (s *Session) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (s *Session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	tx := s.tx
 	if tx == nil {
 		return s.refuse("RCPT", refusalf(503, [3]int{5, 5, 1}, "sequence", "Error: need MAIL command"))
+	}
+	ropts := rcptOptions(opts)
+	switch {
+	case len(ropts.Notify) > 0 && !s.env.extensions().DSN:
+		return s.refuse("RCPT", unsupportedParam("NOTIFY", "DSN"), "rcpt", to)
+	case ropts.ORCPT != "" && !s.env.extensions().DSN:
+		return s.refuse("RCPT", unsupportedParam("ORCPT", "DSN"), "rcpt", to)
+	case !tx.opts.UTF8 && !address.IsASCII(to):
+		return s.refuse("RCPT", needUTF8(to), "rcpt", to)
 	}
 	raw := rcptArgument(s.conn.LastLine())
 	if strings.EqualFold(to, "postmaster") {
@@ -163,7 +222,7 @@ func (s *Session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		}
 		tx.rt, tx.target = rt, target
 	}
-	if err := tx.rt.Rcpt(s.ctx, addr.String()); err != nil {
+	if err := tx.rt.Rcpt(s.ctx, addr.String(), ropts); err != nil {
 		return s.downstreamError("RCPT", err, target, "rcpt", to)
 	}
 	tx.rcpts = append(tx.rcpts, addr.String())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gateway/heloguard"
+	"gateway/listener"
 )
 
 // slowDNS is a heloguard.Resolver whose answers wait for release (or for
@@ -161,7 +162,9 @@ func waitIdle(t *testing.T, d *slowDNS) {
 func TestLogLinesClipClientStrings(t *testing.T) {
 	tg := newTarget("down")
 	env := withHELO(t, newEnv(t, tg), heloguard.Config{Profile: heloguard.ProfileCPanel})
-	h := start(t, env, opts{})
+	// Lines of 3000 bytes pass only a max_line_length raised for the test
+	// (the default is 1000).
+	h := start(t, env, opts{guard: func(c *listener.Config) { c.MaxLineLength = 8192 }})
 
 	long := strings.Repeat("a", 3000)
 	c := h.dial()

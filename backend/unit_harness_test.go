@@ -58,6 +58,7 @@ const waitTimeout = 10 * time.Second
 type fakeTarget struct {
 	name string
 
+	ext       relay.Extensions // what the target takes; none by default
 	beginErr  error            // Begin fails with this
 	rcptErr   map[string]error // Rcpt of this address fails with this
 	dataErr   error            // Data reads the whole message, then fails with this
@@ -76,8 +77,9 @@ func newTarget(name string) *fakeTarget {
 	return &fakeTarget{name: name, rcptErr: map[string]error{}, dataRead: make(chan struct{})}
 }
 
-func (t *fakeTarget) Name() string { return t.name }
-func (t *fakeTarget) Close() error { return nil }
+func (t *fakeTarget) Name() string                 { return t.name }
+func (t *fakeTarget) Extensions() relay.Extensions { return t.ext }
+func (t *fakeTarget) Close() error                 { return nil }
 
 func (t *fakeTarget) Begin(ctx context.Context, from string, opts relay.MailOptions) (relay.Transaction, error) {
 	if t.beginErr != nil {
@@ -143,6 +145,7 @@ type fakeTx struct {
 
 	mu        sync.Mutex
 	rcpts     []string
+	rcptOpts  []relay.RcptOptions
 	dataCalls int
 	data      []byte // what Data read
 	readErr   error  // the reader's error, if it failed
@@ -159,6 +162,7 @@ type fakeTxView struct {
 	From      string
 	Opts      relay.MailOptions
 	Rcpts     []string
+	RcptOpts  []relay.RcptOptions
 	DataCalls int
 	Data      string
 	ReadErr   error
@@ -171,13 +175,13 @@ func (tx *fakeTx) view() fakeTxView {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
 	return fakeTxView{
-		From: tx.from, Opts: tx.opts, Rcpts: append([]string(nil), tx.rcpts...),
+		From: tx.from, Opts: tx.opts, Rcpts: append([]string(nil), tx.rcpts...), RcptOpts: append([]relay.RcptOptions(nil), tx.rcptOpts...),
 		DataCalls: tx.dataCalls, Data: string(tx.data), ReadErr: tx.readErr,
 		Delivered: tx.delivered, Aborted: tx.abortedOK, Overlap: tx.overlap,
 	}
 }
 
-func (tx *fakeTx) Rcpt(ctx context.Context, to string) error {
+func (tx *fakeTx) Rcpt(ctx context.Context, to string, opts relay.RcptOptions) error {
 	if err := tx.t.rcptErr[to]; err != nil {
 		return err
 	}
@@ -185,6 +189,7 @@ func (tx *fakeTx) Rcpt(ctx context.Context, to string) error {
 	defer tx.mu.Unlock()
 	tx.overlap = tx.overlap || tx.inData
 	tx.rcpts = append(tx.rcpts, to)
+	tx.rcptOpts = append(tx.rcptOpts, opts)
 	return nil
 }
 
@@ -408,11 +413,13 @@ func start(t testing.TB, env *backend.Env, o opts) *harness {
 		h.tlsConf, h.roots = tc.ServerConfig(), tc.Pool
 		cfg.TLS = func() *tls.Config { return h.tlsConf }
 	}
+	var be *backend.Backend // set before the server starts
+	cfg.Advertise = func(kw string) bool { return be.Advertises(kw) }
 	if o.guard != nil {
 		o.guard(&cfg)
 	}
 	h.guard = listener.New(ln, cfg)
-	be := backend.New(h.holder, backend.Listener{
+	be = backend.New(h.holder, backend.Listener{
 		Name:              cfg.Name,
 		Kind:              o.kind,
 		AuthEnabled:       o.authEnabled,

@@ -78,6 +78,16 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// An internationalized local domain is valid as U-labels and as A-labels.
+func TestInternationalizedLocalDomain(t *testing.T) {
+	for _, d := range []string{"bücher.example", "BÜCHER.example", "xn--bcher-kva.example"} {
+		text := strings.Replace(minimal, `["example.com"]`, `["`+d+`"]`, 1)
+		if _, err := Parse([]byte(text), "t.toml"); err != nil {
+			t.Errorf("local_domains = [%q]: %v", d, err)
+		}
+	}
+}
+
 func TestErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -143,6 +153,9 @@ func TestErrors(t *testing.T) {
 		{"catch-all to smtp",
 			func(s string) string { return strings.Replace(s, `["example.com"]`, `["*"]`, 1) },
 			[]string{"local_domains[0]", "maildir"}},
+		{"local domain not a valid IDN",
+			func(s string) string { return strings.Replace(s, `["example.com"]`, `["a\u200d.example"]`, 1) },
+			[]string{"local_domains[0]", "not a domain name", "xn--bcher-kva.example"}},
 		{"bad hostname",
 			func(s string) string { return strings.Replace(s, "mx.example.com", "mx_example", 1) },
 			[]string{"hostname", "not a valid host name"}},

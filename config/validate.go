@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"gateway/address"
 )
 
 // Validate checks every value and returns all problems at once, each
@@ -50,8 +52,10 @@ func (c *Config) validateTop(v *validator) {
 			}
 			continue
 		}
-		if !IsDomain(d) {
-			v.addf(key, "%q is not a domain name; write it like \"example.com\"", d)
+		// An internationalized name counts in its A-label form, the one
+		// every comparison uses (address.NormalizeDomain).
+		if n, err := address.NormalizeDomain(d); err != nil || !IsDomain(n) {
+			v.addf(key, "%q is not a domain name; write it like \"example.com\" (or \"bücher.example\", or its A-label \"xn--bcher-kva.example\")", d)
 		}
 	}
 }

@@ -36,6 +36,7 @@ type opts struct {
 	top        string // top-level keys
 	listeners  string // more [[listener]] tables
 	shutdown   string // shutdown_timeout; default "10s"
+	domains    string // local_domains as a TOML array; default ["example.com", "example.org"]
 
 	// zone publishes names in the test DNS server before the gateway
 	// starts (its readiness probe connects from loopback, and a PTR it
@@ -48,7 +49,10 @@ func (o opts) toml() string {
 	if o.shutdown == "" {
 		o.shutdown = "10s"
 	}
-	fmt.Fprintf(&b, "hostname = %q\nlocal_domains = [\"example.com\", \"example.org\"]\nshutdown_timeout = %q\n%s\n", gwHost, o.shutdown, o.top)
+	if o.domains == "" {
+		o.domains = `["example.com", "example.org"]`
+	}
+	fmt.Fprintf(&b, "hostname = %q\nlocal_domains = %s\nshutdown_timeout = %q\n%s\n", gwHost, o.domains, o.shutdown, o.top)
 	fmt.Fprintf(&b, "[dns]\nservers = [%q]\ntimeout = \"1s\"\n", o.dns)
 	fmt.Fprintf(&b, "[[listener]]\nname = \"mx\"\naddress = %q\nkind = \"mx\"\n%s\n", o.mx, o.listeners)
 	fmt.Fprintf(&b, "[relay]\ndownstream = %q\ntls = \"none\"\n", o.downstream)

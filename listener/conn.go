@@ -624,6 +624,11 @@ func (c *Conn) Write(p []byte) (int, error) {
 		if i >= 0 {
 			seg = p[:i+1]
 		}
+		if i >= 0 && len(c.whead) == 0 && c.hidden(seg) {
+			total += len(seg)
+			p = p[len(seg):]
+			continue
+		}
 		out := seg
 		if len(c.whead) == 0 && bytes.Equal(seg, goSMTPInvalidBase64) {
 			out = invalidBase64Reply
@@ -644,6 +649,20 @@ func (c *Conn) Write(p []byte) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// hidden reports whether line, a whole reply line about to be written,
+// is an extension of an EHLO reply that Config.Advertise declines.
+func (c *Conn) hidden(line []byte) bool {
+	adv := c.l.cfg.Advertise
+	if adv == nil || c.replyLines == 0 || len(c.pending) == 0 || c.pending[0] != "ehlo" {
+		return false
+	}
+	kw, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r\n"), []byte("250-"))
+	if !ok || len(kw) == 0 || bytes.ContainsAny(kw, " =") {
+		return false
+	}
+	return !adv(string(kw))
 }
 
 // replyLine acts on one complete reply line just written.

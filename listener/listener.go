@@ -65,6 +65,13 @@ type Config struct {
 	// go-smtp's own "502 5.5.1 Please introduce yourself first", or ""
 	// to leave it to go-smtp. It logs its own refusal.
 	BeforeGreeting func(c *Conn) string
+	// Advertise, if set, is asked about each extension keyword of
+	// go-smtp's EHLO reply (a "250-KEYWORD" line after the first); a
+	// keyword it declines is left out of the reply. go-smtp reads its
+	// Enable* switches on every EHLO without a lock, so extensions that
+	// follow the downstream (SMTPUTF8, DSN) stay switched on there and
+	// are hidden here while the downstream lacks them.
+	Advertise func(keyword string) bool
 }
 
 // Limits are the per-connection limits of a Listener, which SetLimits may

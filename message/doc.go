@@ -14,7 +14,9 @@
 // fields that only the gateway may write, such as Authentication-Results
 // (RFC 8601 §5), from the header section. Received and Field build those
 // fields with every client-supplied value sanitized, so a HELO name or an
-// address can never start a header line of its own.
+// address can never start a header line of its own, and a message whose
+// first line would continue the gateway's last field is refused
+// (KindFoldedFirstLine).
 //
 // Everything here works on io.Reader streams with bounded memory; nothing
 // buffers a whole message. The package decides nothing about policy: it

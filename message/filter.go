@@ -58,11 +58,15 @@ const (
 	KindNUL    = "nul"
 	// KindLongLine: a line longer than FilterOptions.MaxLineLength.
 	KindLongLine = "data_line_length"
+	// KindFoldedFirstLine: the message starts with a line beginning with
+	// white space (NewHeaderRewriter refuses it).
+	KindFoldedFirstLine = "folded_first_line"
 )
 
-// FilterError reports the first byte a Filter in Reject mode refused.
+// FilterError reports the first byte a Filter in Reject mode refused, or
+// the line NewHeaderRewriter refused.
 type FilterError struct {
-	Kind   string // KindBareLF, KindBareCR or KindNUL
+	Kind   string // KindBareLF, KindBareCR, KindNUL or KindFoldedFirstLine
 	Offset int64  // offset of the byte in the source, from 0
 	Line   int    // line of the byte, from 1
 }
@@ -79,6 +83,8 @@ func (e *FilterError) Error() string {
 		what = "NUL byte"
 	case KindLongLine:
 		what = "line too long"
+	case KindFoldedFirstLine:
+		what = "folded header line first"
 	}
 	return fmt.Sprintf("message: %s at line %d (byte %d)", what, e.Line, e.Offset)
 }

@@ -104,6 +104,13 @@ func FuzzHeaderRewriter(f *testing.F) {
 		prepend := []byte("Received: by test\r\n")
 		r := NewHeaderRewriter(wrapReader(bytes.NewReader(in), how), prepend, dropAuth)
 		out, err := readAll(r, int(size%8))
+		if len(in) > 0 && (in[0] == ' ' || in[0] == '\t') {
+			var fe *FilterError
+			if !errors.As(err, &fe) || fe.Kind != KindFoldedFirstLine || !bytes.Equal(out, prepend) {
+				t.Fatalf("folded first line: output %q, error %v; want the prepend and %s", out, err, KindFoldedFirstLine)
+			}
+			return
+		}
 		if err != nil {
 			t.Fatalf("read: %v", err)
 		}

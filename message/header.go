@@ -30,6 +30,14 @@ const headerChunk = 4 << 10
 // line without ':', is not a field the rewriter can match and is passed on
 // unchanged. A message without an empty line is all header.
 //
+// A message whose first line begins with a space or a tab is refused: the
+// reader fails with a *FilterError of kind KindFoldedFirstLine after
+// prepend. That line would be a continuation line (RFC 5322 §2.2.3) and
+// join the last field of prepend, the gateway's own Received field; a
+// header section cannot start with one (RFC 5322 §2.2, §3.5). A
+// continuation line after a removed field goes with it, so nothing the
+// client sends can join a field the gateway writes.
+//
 // prepend is not copied; the caller must not change it while reading.
 func NewHeaderRewriter(r io.Reader, prepend []byte, drop func(name string) bool) io.Reader {
 	return &headerRewriter{
@@ -65,6 +73,7 @@ type headerRewriter struct {
 	midLine  bool // the last piece read did not end its line
 	dropping bool // the current field is being removed
 	started  bool // something was read from the source
+	lines    int  // header lines begun so far
 	err      error
 }
 
@@ -102,7 +111,12 @@ func (h *headerRewriter) Read(p []byte) (int, error) {
 		h.started = true
 		line, err := h.br.ReadSlice('\n')
 		if len(line) > 0 {
-			h.pending = h.header(line, err == bufio.ErrBufferFull)
+			var herr error
+			h.pending, herr = h.header(line, err == bufio.ErrBufferFull)
+			if herr != nil {
+				h.err = herr
+				continue
+			}
 		}
 		if err != nil && err != bufio.ErrBufferFull {
 			h.err = err
@@ -131,14 +145,18 @@ func (h *headerRewriter) readBody(p []byte) (int, error) {
 }
 
 // header decides about one piece of a header line and returns what to
-// emit: the piece or nothing.
-func (h *headerRewriter) header(line []byte, partial bool) []byte {
+// emit: the piece or nothing, or an error that refuses the message.
+func (h *headerRewriter) header(line []byte, partial bool) ([]byte, error) {
 	if !h.midLine {
+		h.lines++
 		switch {
 		case isEmptyLine(line):
 			// "\n" or "\r\n": the empty line that ends the header section.
 			h.inHeader, h.dropping = false, false
-			return line
+			return line, nil
+		case (line[0] == ' ' || line[0] == '\t') && h.lines == 1:
+			// It would continue the last field prepended.
+			return nil, &FilterError{Kind: KindFoldedFirstLine, Offset: 0, Line: 1}
 		case line[0] == ' ' || line[0] == '\t':
 			// A continuation line belongs to the field before it.
 		default:
@@ -148,9 +166,9 @@ func (h *headerRewriter) header(line []byte, partial bool) []byte {
 	}
 	h.midLine = partial
 	if h.dropping {
-		return nil
+		return nil, nil
 	}
-	return line
+	return line, nil
 }
 
 // isEmptyLine reports whether line is "\n" or "\r\n".

@@ -67,9 +67,14 @@ func TestHeaderRewriter(t *testing.T) {
 			want: "not a header\r\nmore garbage",
 		},
 		{
-			name: "continuation before any field passes",
-			in:   " leading\r\nA: b\r\n\r\n",
-			want: " leading\r\nA: b\r\n\r\n",
+			name: "continuation after a dropped first field goes with it",
+			in:   "Authentication-Results: x\r\n\tby trusted.example (authenticated)\r\nA: b\r\n\r\n",
+			want: "A: b\r\n\r\n",
+		},
+		{
+			name: "white space first in the body passes",
+			in:   "\r\n\tby trusted.example\r\n",
+			want: "\r\n\tby trusted.example\r\n",
 		},
 		{
 			name: "bare LF line endings",
@@ -123,6 +128,42 @@ func TestHeaderRewriter(t *testing.T) {
 					}
 					if string(got) != tc.want {
 						t.Errorf("output\n%.300q\nwant\n%.300q", got, tc.want)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestHeaderRewriterRefusesFoldedFirstLine: a first line beginning with
+// white space would be a continuation line of the last prepended field,
+// the gateway's Received (issue 12, bug 3). Only the prepend may come out,
+// then a *FilterError.
+func TestHeaderRewriterRefusesFoldedFirstLine(t *testing.T) {
+	const prepend = "Received: from x\r\n\tby mx.example; Sat, 5 Dec 2026 09:00:00 +0000\r\n"
+	tests := []struct {
+		name string
+		in   string
+	}{
+		{name: "tab", in: "\tby trusted.example (authenticated)\r\n\r\nbody"},
+		{name: "space", in: " (authenticated)\r\nSubject: s\r\n\r\nbody"},
+		{name: "bare LF", in: "\tby trusted.example\n\nbody"},
+		{name: "white space only", in: " \r\n\r\nbody"},
+		{name: "no end of line", in: "\tby trusted.example"},
+		{name: "longer than a piece", in: "\t" + strings.Repeat("x", 3*headerChunk) + "\r\n\r\n"},
+	}
+	for _, rd := range readers {
+		for _, size := range []int{0, 1, 5} {
+			for _, tc := range tests {
+				t.Run(rd.name+"/"+tc.name, func(t *testing.T) {
+					r := NewHeaderRewriter(rd.wrap(strings.NewReader(tc.in)), []byte(prepend), dropAuth)
+					got, err := readAll(r, size)
+					var fe *FilterError
+					if !errors.As(err, &fe) || fe.Kind != KindFoldedFirstLine || fe.Line != 1 {
+						t.Fatalf("error %v, want a FilterError of kind %s on line 1", err, KindFoldedFirstLine)
+					}
+					if string(got) != prepend {
+						t.Errorf("output %q, want only the prepend %q", got, prepend)
 					}
 				})
 			}

@@ -49,7 +49,7 @@ func BenchmarkRelay10KB(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := tx.Rcpt(ctx, "b@example.org"); err != nil {
+		if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		src.Reset(msg)

@@ -84,7 +84,9 @@ func (t *SMTPTarget) connectOnce(ctx context.Context, startTLS bool) (_ *conn, e
 	if err := c.Hello(t.cfg.HeloName); err != nil {
 		return nil, opError(ctx, "greeting", replyText(err))
 	}
-	return &conn{raw: raw, w: nc, client: c, buf: make([]byte, dataBufSize), stuffed: make([]byte, 0, dataBufSize+dataBufSize/4)}, nil
+	cn := &conn{raw: raw, w: nc, client: c, buf: make([]byte, dataBufSize), stuffed: make([]byte, 0, dataBufSize+dataBufSize/4)}
+	t.learn(cn)
+	return cn, nil
 }
 
 // startTLS reads the greeting, says EHLO and, when STARTTLS is offered,

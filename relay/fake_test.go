@@ -22,10 +22,11 @@ import (
 
 // message is what a downstream recorded as delivered.
 type message struct {
-	From  string
-	Opts  smtp.MailOptions
-	Rcpts []string
-	Data  string
+	From     string
+	Opts     smtp.MailOptions
+	Rcpts    []string
+	RcptOpts []smtp.RcptOptions
+	Data     string
 }
 
 // sink is a go-smtp Backend that records deliveries and can refuse.
@@ -97,7 +98,7 @@ func (ss *sinkSession) Mail(from string, opts *smtp.MailOptions) error {
 	return nil
 }
 
-func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (ss *sinkSession) Rcpt(to string, opts *smtp.RcptOptions) error {
 	ss.s.mu.Lock()
 	err := ss.s.rcptErr[to]
 	ss.s.mu.Unlock()
@@ -105,6 +106,9 @@ func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return err
 	}
 	ss.cur.Rcpts = append(ss.cur.Rcpts, to)
+	if opts != nil {
+		ss.cur.RcptOpts = append(ss.cur.RcptOpts, *opts)
+	}
 	return nil
 }
 
@@ -423,7 +427,7 @@ func send(t testing.TB, tg Target, from string, rcpts []string, body string) (*R
 	}
 	defer tx.Abort()
 	for _, r := range rcpts {
-		if err := tx.Rcpt(ctx, r); err != nil {
+		if err := tx.Rcpt(ctx, r, RcptOptions{}); err != nil {
 			return nil, err
 		}
 	}

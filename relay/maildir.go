@@ -60,6 +60,13 @@ func (m *MaildirTarget) Begin(ctx context.Context, from string, _ MailOptions) (
 	return &maildirTx{m: m, from: from}, nil
 }
 
+// Extensions returns both SMTPUTF8 and DSN: a maildir stores UTF-8
+// envelopes and headers as they are, and the DSN parameters concern
+// delivery, which ends in the maildir.
+func (m *MaildirTarget) Extensions() Extensions {
+	return Extensions{SMTPUTF8: true, DSN: true}
+}
+
 // Close does nothing: a maildir holds no connections.
 func (m *MaildirTarget) Close() error {
 	return nil
@@ -73,7 +80,7 @@ type maildirTx struct {
 }
 
 // Rcpt accepts every well-formed recipient.
-func (tx *maildirTx) Rcpt(ctx context.Context, to string) error {
+func (tx *maildirTx) Rcpt(ctx context.Context, to string, _ RcptOptions) error {
 	if tx.done {
 		return unavailable("RCPT", errTxDone)
 	}

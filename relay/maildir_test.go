@@ -134,7 +134,7 @@ func TestMaildirFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, r := range tc.rcpts {
-				if err := tx.Rcpt(context.Background(), r); err != nil {
+				if err := tx.Rcpt(context.Background(), r, RcptOptions{}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -159,7 +159,7 @@ func TestMaildirRefusesBadAddresses(t *testing.T) {
 	m, _ := NewMaildir(t.TempDir())
 	tx, _ := m.Begin(context.Background(), "a@example.com", MailOptions{})
 	var r *Reply
-	if err := tx.Rcpt(context.Background(), "b@example.org\r\nX-Injected: 1"); !errors.As(err, &r) || r.Code != 501 {
+	if err := tx.Rcpt(context.Background(), "b@example.org\r\nX-Injected: 1", RcptOptions{}); !errors.As(err, &r) || r.Code != 501 {
 		t.Errorf("Rcpt with CRLF: %v, want 501", err)
 	}
 }
@@ -175,7 +175,7 @@ func TestMaildirConcurrentUniqueNames(t *testing.T) {
 			ctx := context.Background()
 			tx, _ := m.Begin(ctx, "a@example.com", MailOptions{})
 			defer tx.Abort()
-			if err := tx.Rcpt(ctx, "b@example.org"); err != nil {
+			if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); err != nil {
 				errs <- err
 				return
 			}
@@ -204,5 +204,17 @@ func TestMaildirConcurrentUniqueNames(t *testing.T) {
 	}
 	if len(sizes) != n {
 		t.Errorf("%d distinct messages, want %d: one overwrote another", len(sizes), n)
+	}
+}
+
+// A maildir stores UTF-8 envelopes as they are and ends delivery, so it
+// takes SMTPUTF8 and DSN.
+func TestMaildirExtensions(t *testing.T) {
+	m, err := NewMaildir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Extensions(); got != (Extensions{SMTPUTF8: true, DSN: true}) {
+		t.Errorf("Extensions() = %+v, want both", got)
 	}
 }

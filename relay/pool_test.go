@@ -32,7 +32,7 @@ func TestRsetBetweenTransactions(t *testing.T) {
 
 	// An aborted transaction leaves MAIL open downstream: RSET it.
 	tx, _ := tg.Begin(ctx, "a@example.com", MailOptions{})
-	if err := tx.Rcpt(ctx, "b@example.org"); err != nil {
+	if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	tx.Abort()
@@ -113,7 +113,7 @@ func TestMaxConns(t *testing.T) {
 	tg, cnt := newTarget(t, startSink(t, s, nil), func(c *SMTPConfig) { c.MaxConns = 1 })
 	ctx := context.Background()
 	busy, _ := tg.Begin(ctx, "a@example.com", MailOptions{})
-	if err := busy.Rcpt(ctx, "b@example.org"); err != nil {
+	if err := busy.Rcpt(ctx, "b@example.org", RcptOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -121,7 +121,7 @@ func TestMaxConns(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	tx, _ := tg.Begin(short, "c@example.com", MailOptions{})
-	err := tx.Rcpt(short, "d@example.org")
+	err := tx.Rcpt(short, "d@example.org", RcptOptions{})
 	tx.Abort()
 	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Rcpt while the pool is full: %v, want ErrUnavailable and the deadline", err)
@@ -135,7 +135,7 @@ func TestMaxConns(t *testing.T) {
 	go func() {
 		tx, _ := tg.Begin(ctx, "e@example.com", MailOptions{})
 		defer tx.Abort()
-		got <- tx.Rcpt(ctx, "f@example.org")
+		got <- tx.Rcpt(ctx, "f@example.org", RcptOptions{})
 	}()
 	eventually(t, "the third transaction to wait", func() bool { return cnt.event("pool_wait") == 2 })
 	busy.Abort()
@@ -187,7 +187,7 @@ func TestMaxIdle(t *testing.T) {
 	var txs []Transaction
 	for range 3 {
 		tx, _ := tg.Begin(ctx, "a@example.com", MailOptions{})
-		if err := tx.Rcpt(ctx, "b@example.org"); err != nil {
+		if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		txs = append(txs, tx)

@@ -1,11 +1,15 @@
 package relay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
+
+	"gateway/address"
 )
 
 // Route sends the mail of one domain to a target. Domain is either a
@@ -23,6 +27,7 @@ type Router struct {
 	def   Target
 	exact map[string]Target // "example.org"
 	sub   map[string]Target // ".example.org"
+	all   []Target          // every distinct target, the default first
 }
 
 // NewRouter returns a router sending to def what no route matches. It
@@ -54,6 +59,7 @@ func NewRouter(def Target, routes []Route) (*Router, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	r.all = r.Targets()
 	return r, nil
 }
 
@@ -81,6 +87,32 @@ func (r *Router) Route(rcpt string) Target {
 		i += j + 1
 	}
 	return r.def
+}
+
+// Extensions returns the extensions every target takes. The gateway
+// advertises SMTPUTF8 or DSN only then: its client gives MAIL's
+// parameters before any recipient says which target it goes to, and a
+// parameter advertised but refused at RCPT for one route would make a
+// compliant client fail there.
+func (r *Router) Extensions() Extensions {
+	ext := Extensions{SMTPUTF8: true, DSN: true}
+	for _, t := range r.all {
+		ext = ext.And(t.Extensions())
+	}
+	return ext
+}
+
+// Probe connects to every SMTP target that has not been reached yet, so
+// that its extensions are known before the first message; the
+// connections go to the pools. It returns when all are done or ctx ends.
+func (r *Router) Probe(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, t := range r.Targets() {
+		if st, ok := t.(*SMTPTarget); ok {
+			wg.Go(func() { st.Probe(ctx) })
+		}
+	}
+	wg.Wait()
 }
 
 // Close closes every target once, the default included.
@@ -124,8 +156,20 @@ func (r *Router) targets() []Target {
 	return ts
 }
 
+// normDomain is the form routes are matched in: address.NormalizeDomain's
+// (so "bücher.example" takes the route of "xn--bcher-kva.example"), or
+// plain lower case for what is no valid domain (it then matches nothing
+// but the default).
 func normDomain(d string) string {
-	return strings.ToLower(strings.TrimSuffix(d, "."))
+	dot := strings.HasPrefix(d, ".")
+	n, err := address.NormalizeDomain(strings.TrimPrefix(d, "."))
+	if err != nil {
+		return strings.ToLower(strings.TrimSuffix(d, "."))
+	}
+	if dot {
+		return "." + n
+	}
+	return n
 }
 
 // validDomain accepts LDH labels (and '_'), each 1 to 63 characters, 255

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -12,13 +13,15 @@ type fakeTarget struct {
 	name   string
 	closes int
 	err    error
+	ext    Extensions
 }
 
 func (f *fakeTarget) Name() string { return f.name }
 func (f *fakeTarget) Begin(context.Context, string, MailOptions) (Transaction, error) {
 	return nil, errors.New("not used")
 }
-func (f *fakeTarget) Close() error { f.closes++; return f.err }
+func (f *fakeTarget) Close() error           { f.closes++; return f.err }
+func (f *fakeTarget) Extensions() Extensions { return f.ext }
 
 func TestRouter(t *testing.T) {
 	def := &fakeTarget{name: "default"}
@@ -55,6 +58,56 @@ func TestRouter(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := r.Route(tc.rcpt); got != tc.want {
 				t.Errorf("Route(%q) = %s, want %s", tc.rcpt, got.Name(), tc.want.Name())
+			}
+		})
+	}
+}
+
+func TestRouterIDN(t *testing.T) {
+	def := &fakeTarget{name: "default"}
+	idn := &fakeTarget{name: "idn"}
+	r, err := NewRouter(def, []Route{{Domain: "Bücher.example", Target: idn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rcpt, want := range map[string]Target{
+		"a@bücher.example":        idn,
+		"a@xn--bcher-kva.example": idn,
+		"a@BÜCHER.example.":       idn,
+		"a@bu\u0308cher.example":  idn, // u + combining diaeresis (NFC maps it)
+		"a@bucher.example":        def,
+		"a@\u0432ücher.example":   def, // Cyrillic в
+	} {
+		if got := r.Route(rcpt); got != want {
+			t.Errorf("Route(%q) = %s, want %s", rcpt, got.Name(), want.Name())
+		}
+	}
+}
+
+func TestRouterExtensions(t *testing.T) {
+	both := Extensions{SMTPUTF8: true, DSN: true}
+	tests := []struct {
+		name   string
+		def    Extensions
+		routes []Extensions
+		want   Extensions
+	}{
+		{name: "default only", def: both, want: both},
+		{name: "a route without DSN", def: both, routes: []Extensions{{SMTPUTF8: true}}, want: Extensions{SMTPUTF8: true}},
+		{name: "default unknown", def: Extensions{}, routes: []Extensions{both}, want: Extensions{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var routes []Route
+			for i, e := range tc.routes {
+				routes = append(routes, Route{Domain: fmt.Sprintf("r%d.test", i), Target: &fakeTarget{name: "r", ext: e}})
+			}
+			r, err := NewRouter(&fakeTarget{name: "def", ext: tc.def}, routes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Extensions(); got != tc.want {
+				t.Errorf("Extensions() = %+v, want %+v", got, tc.want)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -88,7 +89,10 @@ type SMTPConfig struct {
 // conversion (RFC 6152 §3). A transaction asking for SMTPUTF8 towards a
 // downstream without it is refused with 553 5.6.7 only when an envelope
 // address is not ASCII (RFC 6531 §3.2); one asking for REQUIRETLS is
-// refused with 550 5.7.30 (RFC 8689 §5).
+// refused with 550 5.7.30 (RFC 8689 §5). The DSN parameters (RET and
+// ENVID on MAIL, NOTIFY and ORCPT on RCPT, RFC 3461) are passed on when the
+// downstream advertises DSN and refused with 555 5.5.4 otherwise, never
+// dropped. Extensions reports what the latest EHLO reply offered.
 //
 // DATA goes to the connection through dotStuffer, which dot-stuffs and
 // turns every bare LF and bare CR into CRLF in bulk; go-smtp's own data
@@ -110,7 +114,17 @@ type SMTPTarget struct {
 	waiters []chan struct{}
 	janitor *time.Timer // closes expired idle connections; nil when none are idle
 	closed  bool
+
+	// ext holds what the latest EHLO reply offered (extBits), read
+	// without the lock by every new session's EHLO reply.
+	ext atomic.Uint32
 }
+
+// Bits of SMTPTarget.ext.
+const (
+	extSMTPUTF8 = 1 << iota
+	extDSN
+)
 
 // NewSMTP checks cfg, fills in its defaults and returns the target. It
 // does not connect.
@@ -183,6 +197,42 @@ func setDefault(d *time.Duration, def time.Duration) {
 // Name returns "smtp://host:port" or "smtps://host:port".
 func (t *SMTPTarget) Name() string {
 	return t.name
+}
+
+// Extensions returns what the downstream offered in the EHLO reply of the
+// latest connection opened to it; nothing before the first. Every new
+// connection updates it, so a downstream that gains or loses SMTPUTF8 or
+// DSN is followed within a pool's turnover (idle connections close after
+// IdleTimeout).
+func (t *SMTPTarget) Extensions() Extensions {
+	b := t.ext.Load()
+	return Extensions{SMTPUTF8: b&extSMTPUTF8 != 0, DSN: b&extDSN != 0}
+}
+
+// learn records the extensions of a connection just greeted.
+func (t *SMTPTarget) learn(cn *conn) {
+	var b uint32
+	if cn.has("SMTPUTF8") {
+		b |= extSMTPUTF8
+	}
+	if cn.has("DSN") {
+		b |= extDSN
+	}
+	t.ext.Store(b)
+}
+
+// Probe opens a connection to learn the downstream's extensions and puts
+// it in the pool, unless one is open already. A failure is not reported:
+// the extensions stay unknown (none offered) until a connection succeeds.
+func (t *SMTPTarget) Probe(ctx context.Context) {
+	if open, _ := t.PoolStats(); open > 0 {
+		return
+	}
+	cn, _, err := t.acquire(ctx)
+	if err != nil {
+		return
+	}
+	t.release(cn, true)
 }
 
 // Begin starts a transaction. Nothing is sent until the first Rcpt, which

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -25,7 +26,7 @@ func TestLazyMail(t *testing.T) {
 	if n := cnt.dials.Load(); n != 0 {
 		t.Fatalf("Begin dialed %d times, want no network before the first Rcpt", n)
 	}
-	if err := tx.Rcpt(ctx, "b@example.org"); err != nil {
+	if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, mails, _, _ := s.snapshot(); mails != 1 || cnt.dials.Load() != 1 {
@@ -105,7 +106,7 @@ func TestRcptRefusalPassthrough(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tx, _ := tg.Begin(ctx, "a@example.com", MailOptions{})
 			defer tx.Abort()
-			err := tx.Rcpt(ctx, tc.rcpt)
+			err := tx.Rcpt(ctx, tc.rcpt, RcptOptions{})
 			var r *Reply
 			if !errors.As(err, &r) {
 				t.Fatalf("error %v, want a *Reply", err)
@@ -117,7 +118,7 @@ func TestRcptRefusalPassthrough(t *testing.T) {
 				t.Error("a refusal must not be ErrUnavailable")
 			}
 			// The transaction goes on with another recipient.
-			if err := tx.Rcpt(ctx, "ok@example.org"); err != nil {
+			if err := tx.Rcpt(ctx, "ok@example.org", RcptOptions{}); err != nil {
 				t.Errorf("next Rcpt: %v", err)
 			}
 		})
@@ -136,10 +137,10 @@ func TestMailRefusalThenRetry(t *testing.T) {
 	tx, _ := tg.Begin(ctx, "a@example.com", MailOptions{})
 	defer tx.Abort()
 	var r *Reply
-	if err := tx.Rcpt(ctx, "b@example.org"); !errors.As(err, &r) || r.Code != 451 || r.Text != "Greylisted" {
+	if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); !errors.As(err, &r) || r.Code != 451 || r.Text != "Greylisted" {
 		t.Fatalf("first Rcpt: %v, want the MAIL refusal 451 Greylisted", err)
 	}
-	if err := tx.Rcpt(ctx, "b@example.org"); err != nil {
+	if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); err != nil {
 		t.Fatalf("second Rcpt: %v, want MAIL tried again and accepted", err)
 	}
 	if rep, err := tx.Data(ctx, strings.NewReader("x\r\n")); err != nil || rep.Code != 250 {
@@ -188,7 +189,7 @@ func TestReaderErrorAbandonsMessage(t *testing.T) {
 	ctx := context.Background()
 	tx, _ := tg.Begin(ctx, "a@example.com", MailOptions{})
 	defer tx.Abort()
-	if err := tx.Rcpt(ctx, "b@example.org"); err != nil {
+	if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// More than the copy buffer, so part of it is surely on the wire.
@@ -228,7 +229,7 @@ func TestContextCancelMidData(t *testing.T) {
 	defer cancel()
 	tx, _ := tg.Begin(ctx, "a@example.com", MailOptions{})
 	defer tx.Abort()
-	if err := tx.Rcpt(ctx, "b@example.org"); err != nil {
+	if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pr, pw := io.Pipe()
@@ -268,7 +269,7 @@ func TestUnreachable(t *testing.T) {
 	ctx := context.Background()
 	tx, _ := tg.Begin(ctx, "a@example.com", MailOptions{})
 	defer tx.Abort()
-	err = tx.Rcpt(ctx, "b@example.org")
+	err = tx.Rcpt(ctx, "b@example.org", RcptOptions{})
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Rcpt: %v, want ErrUnavailable", err)
 	}
@@ -364,14 +365,14 @@ func TestBrokenAfterAcceptedRcptFailsTransaction(t *testing.T) {
 	ctx := context.Background()
 	tx, _ := tg.Begin(ctx, "a@example.com", MailOptions{})
 	defer tx.Abort()
-	if err := tx.Rcpt(ctx, "first@example.org"); err != nil {
+	if err := tx.Rcpt(ctx, "first@example.org", RcptOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tx.Rcpt(ctx, "second@example.org"); !errors.Is(err, ErrUnavailable) {
+	if err := tx.Rcpt(ctx, "second@example.org", RcptOptions{}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("second Rcpt: %v, want ErrUnavailable", err)
 	}
 	// The first recipient is gone downstream: nothing may be delivered.
-	if err := tx.Rcpt(ctx, "third@example.org"); !errors.Is(err, ErrUnavailable) {
+	if err := tx.Rcpt(ctx, "third@example.org", RcptOptions{}); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("third Rcpt: %v, want ErrUnavailable", err)
 	}
 	if _, err := tx.Data(ctx, strings.NewReader("x\r\n")); !errors.Is(err, ErrUnavailable) {
@@ -393,10 +394,10 @@ func TestBrokenBeforeAnyRcptStartsAgain(t *testing.T) {
 	ctx := context.Background()
 	tx, _ := tg.Begin(ctx, "a@example.com", MailOptions{})
 	defer tx.Abort()
-	if err := tx.Rcpt(ctx, "b@example.org"); !errors.Is(err, ErrUnavailable) {
+	if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("first Rcpt: %v, want ErrUnavailable", err)
 	}
-	if err := tx.Rcpt(ctx, "b@example.org"); err != nil {
+	if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); err != nil {
 		t.Fatalf("second Rcpt: %v, want a fresh MAIL on a new connection", err)
 	}
 	if rep, err := tx.Data(ctx, strings.NewReader("x\r\n")); err != nil || rep.QueueID() != "RAW123" {
@@ -419,7 +420,7 @@ func TestFinishedTransaction(t *testing.T) {
 	tg, _ := newTarget(t, startSink(t, s, nil), nil)
 	ctx := context.Background()
 	tx, _ := tg.Begin(ctx, "a@example.com", MailOptions{})
-	if err := tx.Rcpt(ctx, "b@example.org"); err != nil {
+	if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tx.Data(ctx, strings.NewReader("x\r\n")); err != nil {
@@ -427,7 +428,7 @@ func TestFinishedTransaction(t *testing.T) {
 	}
 	tx.Abort() // after Data: nothing
 	tx.Abort() // idempotent
-	if err := tx.Rcpt(ctx, "c@example.org"); !errors.Is(err, ErrUnavailable) {
+	if err := tx.Rcpt(ctx, "c@example.org", RcptOptions{}); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Rcpt after Data: %v, want ErrUnavailable", err)
 	}
 	if _, err := tx.Data(ctx, strings.NewReader("x\r\n")); !errors.Is(err, ErrUnavailable) {
@@ -455,7 +456,7 @@ func TestBadAddressesNeverSent(t *testing.T) {
 			tx, _ := tg.Begin(ctx, tc.from, MailOptions{})
 			defer tx.Abort()
 			var r *Reply
-			if err := tx.Rcpt(ctx, tc.to); !errors.As(err, &r) || r.Code != tc.code {
+			if err := tx.Rcpt(ctx, tc.to, RcptOptions{}); !errors.As(err, &r) || r.Code != tc.code {
 				t.Errorf("Rcpt: %v, want %d", err, tc.code)
 			}
 		})
@@ -474,8 +475,10 @@ func TestMailParameters(t *testing.T) {
 		from      string
 		rcpt      string
 		opts      MailOptions
+		rcptOpts  RcptOptions
 		wantCode  int // 0: accepted
 		wantOpts  smtp.MailOptions
+		wantRcpt  string // the recorded RCPT options, %+v
 	}{
 		{
 			name: "SIZE sent when advertised", configure: func(s *smtp.Server) { s.MaxMessageBytes = 1 << 20 },
@@ -492,6 +495,24 @@ func TestMailParameters(t *testing.T) {
 		{name: "SMTPUTF8 sender refused without support", from: "jörg@example.com", opts: MailOptions{UTF8: true}, wantCode: 553},
 		{name: "SMTPUTF8 recipient refused without support", rcpt: "jörg@example.org", opts: MailOptions{UTF8: true}, wantCode: 553},
 		{name: "REQUIRETLS refused without support", opts: MailOptions{RequireTLS: true}, wantCode: 550},
+		{
+			name: "DSN parameters passed on when advertised", configure: func(s *smtp.Server) { s.EnableDSN = true },
+			opts:     MailOptions{Return: "HDRS", EnvelopeID: "QQ314159+2B"},
+			rcptOpts: RcptOptions{Notify: []string{"SUCCESS", "FAILURE"}, ORCPTType: "rfc822", ORCPT: "B@example.org"},
+			wantOpts: smtp.MailOptions{Body: smtp.Body8BitMIME, Return: smtp.DSNReturnHeaders, EnvelopeID: "QQ314159+2B"},
+			wantRcpt: "{Notify:[SUCCESS FAILURE] OriginalRecipientType:RFC822 OriginalRecipient:B@example.org RequireRecipientValidSince:0001-01-01 00:00:00 +0000 UTC}",
+		},
+		{
+			name: "UTF-8 ORCPT passed on", configure: func(s *smtp.Server) { s.EnableDSN, s.EnableSMTPUTF8 = true, true },
+			rcpt: "usuário@example.org", opts: MailOptions{UTF8: true},
+			rcptOpts: RcptOptions{Notify: []string{"NEVER"}, ORCPTType: "utf-8", ORCPT: "usuário@example.org"},
+			wantOpts: smtp.MailOptions{Body: smtp.Body8BitMIME, UTF8: true},
+			wantRcpt: "{Notify:[NEVER] OriginalRecipientType:UTF-8 OriginalRecipient:usuário@example.org RequireRecipientValidSince:0001-01-01 00:00:00 +0000 UTC}",
+		},
+		{name: "RET refused without DSN", opts: MailOptions{Return: "FULL"}, wantCode: 555},
+		{name: "ENVID refused without DSN", opts: MailOptions{EnvelopeID: "x"}, wantCode: 555},
+		{name: "NOTIFY refused without DSN", rcptOpts: RcptOptions{Notify: []string{"NEVER"}}, wantCode: 555},
+		{name: "ORCPT refused without DSN", rcptOpts: RcptOptions{ORCPTType: "rfc822", ORCPT: "b@example.org"}, wantCode: 555},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -507,7 +528,7 @@ func TestMailParameters(t *testing.T) {
 			ctx := context.Background()
 			tx, _ := tg.Begin(ctx, from, tc.opts)
 			defer tx.Abort()
-			err := tx.Rcpt(ctx, rcpt)
+			err := tx.Rcpt(ctx, rcpt, tc.rcptOpts)
 			if tc.wantCode != 0 {
 				var r *Reply
 				if !errors.As(err, &r) || r.Code != tc.wantCode {
@@ -524,6 +545,38 @@ func TestMailParameters(t *testing.T) {
 			_, _, _, _, msgs := s.snapshot()
 			if len(msgs) != 1 || msgs[0].Opts != tc.wantOpts {
 				t.Errorf("MAIL options %+v, want %+v", msgs, tc.wantOpts)
+			}
+			if got := fmt.Sprintf("%+v", msgs[0].RcptOpts); tc.wantRcpt != "" && got != "["+tc.wantRcpt+"]" {
+				t.Errorf("RCPT options %s, want [%s]", got, tc.wantRcpt)
+			}
+		})
+	}
+}
+
+// TestExtensionsFollowEHLO: a target knows nothing before its first
+// connection and then what the downstream's EHLO offered.
+func TestExtensionsFollowEHLO(t *testing.T) {
+	tests := []struct {
+		name      string
+		configure func(*smtp.Server)
+		want      Extensions
+	}{
+		{name: "neither", want: Extensions{}},
+		{name: "SMTPUTF8", configure: func(s *smtp.Server) { s.EnableSMTPUTF8 = true }, want: Extensions{SMTPUTF8: true}},
+		{name: "both", configure: func(s *smtp.Server) { s.EnableSMTPUTF8, s.EnableDSN = true, true }, want: Extensions{SMTPUTF8: true, DSN: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tg, _ := newTarget(t, startSink(t, &sink{}, tc.configure), nil)
+			if got := tg.Extensions(); got != (Extensions{}) {
+				t.Fatalf("before any connection: %+v, want none", got)
+			}
+			tg.Probe(context.Background())
+			if got := tg.Extensions(); got != tc.want {
+				t.Errorf("after the probe: %+v, want %+v", got, tc.want)
+			}
+			if open, idle := tg.PoolStats(); open != 1 || idle != 1 {
+				t.Errorf("pool after the probe: %d open, %d idle; want the probe's connection kept", open, idle)
 			}
 		})
 	}

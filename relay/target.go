@@ -12,6 +12,35 @@ type MailOptions struct {
 	Body       string // "", "7BIT" or "8BITMIME" (RFC 6152); see SMTPTarget for how it is sent
 	UTF8       bool   // SMTPUTF8 (RFC 6531)
 	RequireTLS bool   // REQUIRETLS (RFC 8689)
+	Return     string // DSN RET: "", "FULL" or "HDRS" (RFC 3461 §4.3)
+	EnvelopeID string // DSN ENVID, decoded from xtext (RFC 3461 §4.4); "" for none
+}
+
+// RcptOptions are the RCPT TO parameters of one recipient that the
+// gateway passes on: those of DSN (RFC 3461 §4.1, §4.2).
+type RcptOptions struct {
+	Notify    []string // NOTIFY: "NEVER", or some of "SUCCESS", "FAILURE", "DELAY"; nil for none
+	ORCPTType string   // ORCPT address type: "RFC822" or "UTF-8" (case does not matter)
+	ORCPT     string   // ORCPT address, decoded; "" for none
+}
+
+// dsn reports whether o carries any DSN parameter.
+func (o RcptOptions) dsn() bool { return len(o.Notify) > 0 || o.ORCPT != "" }
+
+// dsn reports whether o carries any DSN parameter.
+func (o MailOptions) dsn() bool { return o.Return != "" || o.EnvelopeID != "" }
+
+// Extensions are the SMTP extensions a target takes that the gateway
+// passes through to its own clients (it advertises them only when every
+// target takes them).
+type Extensions struct {
+	SMTPUTF8 bool // RFC 6531
+	DSN      bool // RFC 3461
+}
+
+// And returns the extensions both e and o take.
+func (e Extensions) And(o Extensions) Extensions {
+	return Extensions{SMTPUTF8: e.SMTPUTF8 && o.SMTPUTF8, DSN: e.DSN && o.DSN}
 }
 
 // Target is a place accepted mail is delivered to: a downstream MTA or a
@@ -25,6 +54,10 @@ type Target interface {
 	// Begin starts a transaction for the envelope sender from. It is
 	// cheap: nothing is sent before the first Rcpt.
 	Begin(ctx context.Context, from string, opts MailOptions) (Transaction, error)
+	// Extensions returns what the target takes now: for SMTP, what the
+	// downstream's latest EHLO reply offered (nothing before the first
+	// connection); a maildir takes everything.
+	Extensions() Extensions
 	// Close releases what the target holds, such as pooled connections.
 	Close() error
 }
@@ -38,7 +71,9 @@ type Transaction interface {
 	// recipient, a *Reply when it refused MAIL or RCPT (after a refused
 	// MAIL the next Rcpt tries MAIL again), or an error wrapping
 	// ErrUnavailable.
-	Rcpt(ctx context.Context, to string) error
+	// opts are passed on when the downstream offers DSN; when it does not,
+	// a recipient with DSN parameters is refused with 555 5.5.4.
+	Rcpt(ctx context.Context, to string, opts RcptOptions) error
 	// Data streams the message from r and returns the downstream's 250
 	// reply. r must deliver CRLF line endings only and must not be
 	// dot-stuffed (Data does that, RFC 5321 §4.5.2). The end of data is

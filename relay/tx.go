@@ -35,6 +35,13 @@ func replyNoUTF8() *Reply {
 	return &Reply{Code: 553, Enhanced: [3]int{5, 6, 7}, Text: "SMTPUTF8 not supported by the next hop for this non-ASCII address"}
 }
 
+// replyNoDSN refuses DSN parameters the next hop cannot take: passed
+// without them, the sender's NOTIFY or RET would be silently ignored (RFC
+// 5321 §4.1.1.11 and RFC 1869 for 555 5.5.4).
+func replyNoDSN() *Reply {
+	return &Reply{Code: 555, Enhanced: [3]int{5, 5, 4}, Text: "DSN parameters not supported by the next hop"}
+}
+
 // replyNoRequireTLS refuses a REQUIRETLS message the next hop cannot take
 // (RFC 8689 §5).
 func replyNoRequireTLS() *Reply {
@@ -58,7 +65,7 @@ type smtpTx struct {
 }
 
 // Rcpt implements Transaction.
-func (tx *smtpTx) Rcpt(ctx context.Context, to string) error {
+func (tx *smtpTx) Rcpt(ctx context.Context, to string, opts RcptOptions) error {
 	if tx.done {
 		return unavailable("RCPT", errTxDone)
 	}
@@ -77,7 +84,26 @@ func (tx *smtpTx) Rcpt(ctx context.Context, to string) error {
 		stop()
 		return replyNoUTF8()
 	}
-	err := cn.client.Rcpt(to, nil)
+	var ro *smtp.RcptOptions
+	if opts.dsn() {
+		if !cn.has("DSN") {
+			stop()
+			return replyNoDSN()
+		}
+		ro = &smtp.RcptOptions{}
+		if opts.ORCPT != "" {
+			typ := smtp.DSNAddressType(strings.ToUpper(opts.ORCPTType))
+			if typ != smtp.DSNAddressTypeUTF8 && (typ != smtp.DSNAddressTypeRFC822 || !printableASCII(opts.ORCPT)) {
+				stop()
+				return &Reply{Code: 501, Enhanced: [3]int{5, 5, 4}, Text: "Malformed ORCPT parameter value"}
+			}
+			ro.OriginalRecipientType, ro.OriginalRecipient = typ, opts.ORCPT
+		}
+		for _, n := range opts.Notify {
+			ro.Notify = append(ro.Notify, smtp.DSNNotify(n))
+		}
+	}
+	err := cn.client.Rcpt(to, ro)
 	intact := stop()
 	if err == nil && intact {
 		tx.accepted++
@@ -144,6 +170,14 @@ func (tx *smtpTx) sendMail(ctx context.Context) error {
 	if tx.opts.RequireTLS && !cn.has("REQUIRETLS") {
 		stop()
 		return replyNoRequireTLS()
+	}
+	if tx.opts.dsn() {
+		if !cn.has("DSN") {
+			stop()
+			return replyNoDSN()
+		}
+		opts.Return = smtp.DSNReturn(tx.opts.Return)
+		opts.EnvelopeID = tx.opts.EnvelopeID
 	}
 	err := cn.client.Mail(tx.from, opts)
 	intact := stop()
@@ -287,6 +321,17 @@ func (tx *smtpTx) Abort() {
 	err := c.Reset()
 	c.CommandTimeout = tx.t.cfg.CommandTimeout
 	tx.finish(err == nil)
+}
+
+// printableASCII reports whether s holds only printable ASCII, as an
+// rfc822 ORCPT must (RFC 3461 §4.2).
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 func isASCII(s string) bool {

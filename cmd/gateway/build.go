@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"time"
 
 	"gateway/address"
 	"gateway/auth"
@@ -118,6 +120,9 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 	postmaster := ""
 	for _, d := range cfg.LocalDomains {
 		if d != "*" {
+			// Validated: an internationalized name becomes its A-label,
+			// the form isLocal compares.
+			d, _ = address.NormalizeDomain(d)
 			local[d] = true
 			if postmaster == "" {
 				postmaster = "postmaster@" + d
@@ -182,6 +187,7 @@ func identity(cfg *config.Config) heloguard.Identity {
 	id := heloguard.Identity{Hostname: cfg.Hostname}
 	for _, d := range cfg.LocalDomains {
 		if d != "*" {
+			d, _ = address.NormalizeDomain(d) // HELO names are ASCII: compare A-labels
 			id.Domains = append(id.Domains, d)
 		}
 	}
@@ -293,6 +299,25 @@ func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
 		}
 	}
 	return env, nil
+}
+
+// probeTimeout bounds the wait for the downstreams' EHLO at start.
+const probeTimeout = 5 * time.Second
+
+// probeDownstreams connects to the downstreams not reached yet, so that
+// SMTPUTF8 and DSN are advertised from the first client on when every
+// downstream offers them; pool connections keep that knowledge current.
+// A downstream that does not answer within probeTimeout counts as
+// offering neither until a connection to it succeeds.
+func (s *server) probeDownstreams(r *relay.Router) {
+	if r == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	r.Probe(ctx)
+	ext := r.Extensions()
+	s.log.Info("downstream extensions", "smtputf8", ext.SMTPUTF8, "dsn", ext.DSN)
 }
 
 func buildRouter(cfg *config.Config, observe func(downstream, event string)) (*relay.Router, error) {

@@ -124,6 +124,9 @@ func (s *server) start(cfg *config.Config) error {
 		}
 		s.metrics = m
 	}
+	// Before the listeners open, so the first EHLO reply already offers
+	// what the downstreams take; after the metrics, so its dial counts.
+	s.probeDownstreams(s.current.Load().router)
 	for _, lc := range cfg.Listeners {
 		// No TCP keepalive: every read has a timeout of its own
 		// ([limits]), which ends dead sessions sooner, and that saves
@@ -165,6 +168,7 @@ func (s *server) start(cfg *config.Config) error {
 			OnConnect:      s.metrics.connected,
 			PTR:            s.lookupPTR,
 			BeforeGreeting: be.MissingGreeting,
+			Advertise:      be.Advertises,
 		})
 		srv := backend.NewServer(be, backend.ServerOptions{
 			Hostname:        cfg.Hostname,
@@ -234,6 +238,9 @@ func (s *server) reload() {
 			}
 			s.current.Store(rt)
 			s.env.Store(rt.env)
+			if rt.router != nil && rt.router != old.router {
+				go s.probeDownstreams(rt.router)
+			}
 			if old.router != nil && old.router != rt.router {
 				// Sessions still using the old downstreams finish first.
 				time.AfterFunc(cfg.Relay.DataTimeout.D()+time.Minute, func() { old.router.Close() })

@@ -196,6 +196,8 @@ func TestPostfixOptionsInEHLO(t *testing.T) {
 		{name: "own hostname", opts: PostfixOptions{Hostname: "legacy.example.com"}, want: "legacy.example.com"},
 		{name: "size limit announced", opts: PostfixOptions{MessageSizeLimit: 4096}, want: "SIZE 4096"},
 		{name: "TLS offered", opts: PostfixOptions{TLS: true}, want: "STARTTLS"},
+		{name: "SMTPUTF8 on", opts: PostfixOptions{SMTPUTF8: "yes"}, want: "SMTPUTF8"},
+		{name: "SMTPUTF8 off", opts: PostfixOptions{SMTPUTF8: "no"}, notWant: "SMTPUTF8"},
 		{name: "extra main.cf reaches smtpd", opts: PostfixOptions{ExtraMainCF: map[string]string{"smtpd_discard_ehlo_keywords": "chunking"}}, notWant: "CHUNKING"},
 	}
 	for _, tc := range tests {

@@ -169,6 +169,22 @@ func (p *Postfix) WaitQueueEmpty(t testing.TB, timeout time.Duration) {
 	}
 }
 
+// Postcat returns what postcat(1) shows of the queue file of queueID:
+// its envelope records (sender, recipients with their DSN NOTIFY and
+// ORCPT, RET, ENVID, SMTPUTF8 flags) and content. The message must still
+// be queued: e.g. on hold (ExtraMainCF "smtpd_client_restrictions":
+// "check_client_access static:HOLD").
+func (p *Postfix) Postcat(t testing.TB, queueID string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), postfixCmdTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "postcat", "-c", p.l.conf, "-v", "-q", queueID).CombinedOutput()
+	if err != nil {
+		t.Fatalf("Postfix.Postcat %s: %v\n%s", queueID, err, out)
+	}
+	return string(out)
+}
+
 // postqueue runs postqueue(1) against this instance and returns its
 // stdout. Its stderr is not part of the listing: while the instance is
 // stopped, postqueue warns there that it reads the queue directly.

@@ -50,6 +50,10 @@ type PostfixOptions struct {
 	// of the Received header Postfix adds. Default: mx.downstream.test.
 	Hostname string
 
+	// SMTPUTF8 sets smtputf8_enable (RFC 6531): "yes", "no", or "" for
+	// Postfix's default (yes at the compatibility levels used here).
+	SMTPUTF8 string
+
 	// ExtraMainCF sets further main.cf parameters; it overrides the
 	// harness's own settings, so use it with care.
 	ExtraMainCF map[string]string
@@ -179,6 +183,13 @@ func mainCF(o PostfixOptions, l layout, id ids, compat string) (string, error) {
 	}
 	if o.MessageSizeLimit > 0 {
 		p["message_size_limit"] = fmt.Sprint(o.MessageSizeLimit)
+	}
+	switch o.SMTPUTF8 {
+	case "":
+	case "yes", "no":
+		p["smtputf8_enable"] = o.SMTPUTF8
+	default:
+		return "", fmt.Errorf("SMTPUTF8 %q: want \"yes\", \"no\" or \"\"", o.SMTPUTF8)
 	}
 	if o.TLS {
 		p["smtpd_tls_security_level"] = "may"

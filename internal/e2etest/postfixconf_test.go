@@ -107,6 +107,8 @@ func TestMainCF(t *testing.T) {
 			notWant: []string{"smtpd_error_sleep_time = 0s"}},
 		{name: "hostname", opts: PostfixOptions{Hostname: "legacy.example.com"},
 			want: []string{"myhostname = legacy.example.com"}},
+		{name: "smtputf8 off", opts: PostfixOptions{SMTPUTF8: "no"}, want: []string{"smtputf8_enable = no"}},
+		{name: "smtputf8 bad value", opts: PostfixOptions{SMTPUTF8: "off"}, wantErr: "SMTPUTF8"},
 		{name: "negative size", opts: PostfixOptions{MessageSizeLimit: -1}, wantErr: "negative"},
 		{name: "domain with space", opts: PostfixOptions{Domains: []string{"a b"}}, wantErr: "one non-empty word"},
 		{name: "extra key not a parameter", opts: PostfixOptions{ExtraMainCF: map[string]string{"a = b": "c"}}, wantErr: "not a main.cf parameter"},

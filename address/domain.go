@@ -1,0 +1,62 @@
+package address
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// NormalizeDomain returns the form in which the gateway compares domains:
+// ASCII, lower case, without a trailing dot, each internationalized label
+// as its IDNA A-label (RFC 5890 §2.3.2.1, UTS #46 mapping for lookup), so
+// "Bücher.example", "bücher.example." and "xn--bcher-kva.example" all
+// become "xn--bcher-kva.example". A name that merely looks like another,
+// such as one spelt with Cyrillic letters, keeps a different A-label and
+// stays different.
+//
+// An ASCII name is only lower-cased (a fast path: no allocation when it is
+// lower case already). A non-ASCII name that is not a valid IDN is an
+// error; callers then treat the domain as foreign. Address literals are
+// returned lower-cased.
+//
+// This is the one normaliser: local_domains, relay control, routes and
+// sender ownership all compare through it.
+func NormalizeDomain(d string) (string, error) {
+	d = strings.TrimSuffix(d, ".")
+	if d == "" {
+		return "", errors.New("address: empty domain")
+	}
+	if isASCII(d) {
+		return lowerASCII(d), nil
+	}
+	a, err := idna.Lookup.ToASCII(d)
+	if err != nil {
+		return "", fmt.Errorf("address: domain %q: not a valid internationalized domain name: %w", d, err)
+	}
+	return lowerASCII(a), nil
+}
+
+// IsASCII reports whether s holds only ASCII characters: an address that
+// does not needs SMTPUTF8 (RFC 6531 §3.2).
+func IsASCII(s string) bool { return isASCII(s) }
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerASCII lower-cases s, allocating only when it must.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
