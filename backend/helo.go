@@ -2,7 +2,6 @@ package backend
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 
 	"github.com/emersion/go-smtp"
@@ -120,30 +119,27 @@ func (s *Session) logVerdict(v heloguard.Verdict) {
 		s.b.metrics.HELOCheck(r.Check, string(r.Result), string(r.Action))
 	}
 	// The dry run: what each profile would do with the same results
-	// (always present, "" when none would refuse), and the fix of each
-	// check some profile would refuse for, as check-helo words it.
-	// An authenticated client is exempt under every profile.
+	// (always present, "" when none would refuse), and for each check some
+	// profile would refuse for, its fix as check-helo words it, as
+	// fix_<check> (flat keys: the same record in text and JSON). An
+	// authenticated client is exempt under every profile.
 	if s.user != "" {
 		v.WouldRefuse = nil
 	}
-	var fixes []any
 	for _, pr := range v.WouldRefuse {
 		for _, c := range pr.Checks {
 			s.b.metrics.HELOWouldRefuse(pr.Profile, c)
 		}
 	}
+	args := []any{"helo", s.helo, "action", string(v.Action), "failed", strings.Join(failed, ","),
+		"would_refuse", heloguard.FormatWouldRefuse(v.WouldRefuse)}
 	for _, c := range v.RefusedChecks() {
 		for _, r := range v.Results {
 			if r.Check == c && r.Fix != "" {
-				fixes = append(fixes, slog.String(c, r.Fix))
+				args = append(args, "fix_"+c, r.Fix)
 				break
 			}
 		}
-	}
-	args := []any{"helo", s.helo, "action", string(v.Action), "failed", strings.Join(failed, ","),
-		"would_refuse", heloguard.FormatWouldRefuse(v.WouldRefuse)}
-	if len(fixes) > 0 {
-		args = append(args, slog.Group("fix", fixes...))
 	}
 	if v.Exempt != "" {
 		args = append(args, "exempt", v.Exempt)

@@ -250,7 +250,7 @@ func TestHELOWouldRefuse(t *testing.T) {
 	for _, want := range []string{
 		// rdns_match fails too (the PTR is another name); only strict refuses for it.
 		`would_refuse="cpanel:fqdn postfix:fqdn strict:fqdn,rdns_match"`,
-		`fix.fqdn="use your server's public hostname (e.g. mail.example.com) or authenticate"`,
+		`fix_fqdn="use your server's public hostname (e.g. mail.example.com) or authenticate"`,
 		`failed="fqdn=fail/tag,rdns_match=fail/tag"`,
 	} {
 		if !strings.Contains(bad, want) {
@@ -260,7 +260,7 @@ func TestHELOWouldRefuse(t *testing.T) {
 	if strings.Contains(bad, "monitor:") {
 		t.Errorf("monitor would refuse nothing:\n%s", bad)
 	}
-	if !strings.Contains(good, `would_refuse=""`) || strings.Contains(good, "fix.") {
+	if !strings.Contains(good, `would_refuse=""`) || strings.Contains(good, "fix_") {
 		t.Errorf("a good HELO: want an empty would_refuse and no fix:\n%s", good)
 	}
 	h.metrics.mu.Lock()

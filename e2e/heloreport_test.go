@@ -84,7 +84,7 @@ func TestHELOReportMonitor(t *testing.T) {
 					break
 				}
 			}
-			for _, want := range []string{"would_refuse", "cpanel:fqdn postfix:fqdn,rdns strict:fqdn,rdns", "fix"} {
+			for _, want := range []string{"would_refuse", "cpanel:fqdn postfix:fqdn,rdns strict:fqdn,rdns", "fix_fqdn"} {
 				if !strings.Contains(line, want) {
 					t.Errorf("helo verdict lacks %s:\n%s", want, line)
 				}

@@ -230,7 +230,7 @@ func (a *heloAggregate) line(name string, n int, line []byte, tooLong bool) {
 			if !slices.Contains(s.would[pr.Profile], c) {
 				s.would[pr.Profile] = append(s.would[pr.Profile], c)
 			}
-			if fix := rec["fix."+c]; fix != "" {
+			if fix := rec["fix_"+c]; fix != "" {
 				if _, seen := s.fixes[c]; !seen {
 					s.fixes[c] = fix
 				}

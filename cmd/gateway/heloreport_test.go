@@ -41,7 +41,7 @@ type verdictLine struct {
 
 // writeLog writes a log through the gateway's own logger (newLogger, the
 // [log] format given), with the keys and shapes the session uses: the
-// connection's attributes, then the verdict's, the fixes as a group.
+// connection's attributes, then the verdict's, a fix_<check> per check.
 func writeLog(t testing.TB, format string, lines []verdictLine) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -51,14 +51,10 @@ func writeLog(t testing.TB, format string, lines []verdictLine) []byte {
 		cl := log.With("conn", l.conn, "listener", "mx", "client_ip", l.ip)
 		cl.Info("connect", "ptr", "unknown", "kind", "mx", "tls", false)
 		args := []any{"helo", l.helo, "action", "tag", "failed", "fqdn=fail/tag", "would_refuse", l.would}
-		var fixes []any
 		for _, c := range []string{"fqdn", "bare_ip", "literal", "rdns", "fcrdns"} {
 			if f, ok := l.fixes[c]; ok {
-				fixes = append(fixes, slog.String(c, f))
+				args = append(args, "fix_"+c, f)
 			}
-		}
-		if len(fixes) > 0 {
-			args = append(args, slog.Group("fix", fixes...))
 		}
 		cl.Info("helo verdict", args...)
 		cl.Info("disconnect", "duration", "3ms", "commands", "ehlo=1 mail=1 quit=1 commands=3", "helo", l.helo)
