@@ -114,19 +114,25 @@ func heloReport(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return status
 }
 
-// heloSession is what the log says about one connection: its client,
-// its HELO names and, per profile, the checks it would be refused for.
+// heloSession is what the log says about one connection that some
+// profile would refuse: its client and, per profile, the checks and the
+// HELO names it would be refused for (a session may greet more than once).
 type heloSession struct {
 	client string
-	helos  []string
-	would  map[string][]string // profile -> checks, in order, each once
-	fixes  map[string]string   // check -> fix
+	would  map[string]*heloRefusal // by profile
+	fixes  map[string]string       // check -> fix
+}
+
+// heloRefusal is why one profile would refuse one session.
+type heloRefusal struct {
+	checks []string // each once, in order of appearance
+	helos  []string // at most maxSeen
 }
 
 // heloAggregate collects the helo verdict lines of one or more logs.
 type heloAggregate struct {
 	order    []string                // session keys in order of appearance
-	sessions map[string]*heloSession // by conn id
+	sessions map[string]*heloSession // by conn id; nil for a session no profile would refuse
 	verdicts int                     // helo verdict lines counted
 	old      int                     // helo verdict lines without would_refuse
 	problems []string                // "file:line: why"
@@ -216,22 +222,34 @@ func (a *heloAggregate) line(name string, n int, line []byte, tooLong bool) {
 	if key == "" {
 		key = where // no session id: each line its own session
 	}
-	s := a.sessions[key]
-	if s == nil {
-		s = &heloSession{client: rec["client_ip"], would: map[string][]string{}, fixes: map[string]string{}}
-		a.sessions[key] = s
+	s, seen := a.sessions[key]
+	if !seen {
 		a.order = append(a.order, key)
+		a.sessions[key] = nil // most sessions: nothing more to keep
 	}
-	if h, ok := rec["helo"]; ok && !slices.Contains(s.helos, h) {
-		s.helos = append(s.helos, h)
+	if len(would) == 0 {
+		return
 	}
+	if s == nil {
+		s = &heloSession{client: rec["client_ip"], would: map[string]*heloRefusal{}, fixes: map[string]string{}}
+		a.sessions[key] = s
+	}
+	helo := rec["helo"]
 	for _, pr := range would {
+		r := s.would[pr.Profile]
+		if r == nil {
+			r = &heloRefusal{}
+			s.would[pr.Profile] = r
+		}
+		if len(r.helos) < maxSeen && !slices.Contains(r.helos, helo) {
+			r.helos = append(r.helos, helo)
+		}
 		for _, c := range pr.Checks {
-			if !slices.Contains(s.would[pr.Profile], c) {
-				s.would[pr.Profile] = append(s.would[pr.Profile], c)
+			if !slices.Contains(r.checks, c) {
+				r.checks = append(r.checks, c)
 			}
 			if fix := rec["fix_"+c]; fix != "" {
-				if _, seen := s.fixes[c]; !seen {
+				if _, ok := s.fixes[c]; !ok {
 					s.fixes[c] = fix
 				}
 			}
@@ -326,10 +344,10 @@ func (a *heloAggregate) report(profiles []string, top int) heloReportOut {
 		}
 		for _, key := range a.order {
 			s := a.sessions[key]
-			checks := s.would[prof]
-			if len(checks) == 0 {
+			if s == nil || s.would[prof] == nil {
 				continue
 			}
+			checks, helos := s.would[prof].checks, s.would[prof].helos
 			st.Refused++
 			for _, c := range checks {
 				byCheck[c]++
@@ -338,8 +356,8 @@ func (a *heloAggregate) report(profiles []string, top int) heloReportOut {
 			if client == "" {
 				client = "unknown"
 			}
-			add(clients, &clientOrder, client, s, checks, s.helos)
-			for _, h := range s.helos {
+			add(clients, &clientOrder, client, s, checks, helos)
+			for _, h := range helos {
 				add(names, &nameOrder, h, s, checks, []string{client})
 			}
 		}

@@ -296,3 +296,26 @@ func FuzzParseLogLine(f *testing.F) {
 		}
 	})
 }
+
+// A session that greets well, then badly: one session, and only the bad
+// name is listed.
+func TestHELOReportSecondGreeting(t *testing.T) {
+	data := writeLog(t, "text", []verdictLine{
+		{conn: "eeeeeeeeeee1", ip: "192.0.2.1", helo: "mail.good.example", would: ""},
+		{conn: "eeeeeeeeeee1", ip: "192.0.2.1", helo: "bad", would: "cpanel:fqdn"},
+		{conn: "eeeeeeeeeee2", ip: "192.0.2.2", helo: "mail.good.example", would: ""},
+	})
+	var out, errOut bytes.Buffer
+	if code := run([]string{"helo-report", "-json", "-profile", "cpanel"}, bytes.NewReader(data), &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var rep heloReportOut
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	p := rep.Profiles[0]
+	if rep.Sessions != 2 || p.Refused != 1 || len(p.HELONames) != 1 || p.HELONames[0].Name != "bad" ||
+		strings.Join(p.Clients[0].Seen, ",") != "bad" {
+		t.Errorf("%+v", rep)
+	}
+}
