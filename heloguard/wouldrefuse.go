@@ -61,14 +61,15 @@ func (p *Policy) wouldRefuse(v *Verdict) []ProfileRefusal {
 		return nil
 	}
 	var out []ProfileRefusal
+	var buf []string // one backing array for every profile's checks
 	for _, view := range p.views {
-		var checks []string
+		start := len(buf)
 		for _, r := range v.Results {
 			if r.Result != Fail {
 				continue
 			}
 			if r.Check == CheckDenyNames {
-				checks = append(checks, r.Check)
+				buf = append(buf, r.Check)
 				continue
 			}
 			c, ok := checkByName(r.Check)
@@ -77,11 +78,17 @@ func (p *Policy) wouldRefuse(v *Verdict) []ProfileRefusal {
 			}
 			switch view.actions[c] {
 			case ActionReject, ActionRejectAll, ActionTempfail:
-				checks = append(checks, r.Check)
+				if buf == nil {
+					buf = make([]string, 0, 4*len(v.Results))
+				}
+				buf = append(buf, r.Check)
 			}
 		}
-		if len(checks) > 0 {
-			out = append(out, ProfileRefusal{Profile: view.name, Stage: view.stage, Checks: checks})
+		if len(buf) > start {
+			if out == nil {
+				out = make([]ProfileRefusal, 0, len(p.views))
+			}
+			out = append(out, ProfileRefusal{Profile: view.name, Stage: view.stage, Checks: buf[start:len(buf):len(buf)]})
 		}
 	}
 	return out
