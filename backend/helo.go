@@ -137,7 +137,29 @@ func (s *Session) logVerdict(v heloguard.Verdict) {
 		}
 		s.b.metrics.HELOCheck(r.Check, string(r.Result), string(r.Action))
 	}
-	args := []any{"helo", reply.Clip(s.helo), "action", string(v.Action), "failed", strings.Join(failed, ",")}
+	// The dry run: what each profile would do with the same results
+	// (always present, "" when none would refuse), and for each check some
+	// profile would refuse for, its fix as check-helo words it, as
+	// fix_<check> (flat keys: the same record in text and JSON). An
+	// authenticated client is exempt under every profile.
+	if s.user != "" {
+		v.WouldRefuse = nil
+	}
+	for _, pr := range v.WouldRefuse {
+		for _, c := range pr.Checks {
+			s.b.metrics.HELOWouldRefuse(pr.Profile, c)
+		}
+	}
+	args := []any{"helo", reply.Clip(s.helo), "action", string(v.Action), "failed", strings.Join(failed, ","),
+		"would_refuse", heloguard.FormatWouldRefuse(v.WouldRefuse)}
+	for _, c := range v.RefusedChecks() {
+		for _, r := range v.Results {
+			if r.Check == c && r.Fix != "" {
+				args = append(args, "fix_"+c, r.Fix)
+				break
+			}
+		}
+	}
 	if v.Exempt != "" {
 		args = append(args, "exempt", v.Exempt)
 	}

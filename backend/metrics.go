@@ -7,6 +7,7 @@ import "time"
 type Metrics interface {
 	Refused(listener, command, check string, code int)
 	HELOCheck(check, result, action string)
+	HELOWouldRefuse(profile, check string)
 	Auth(mechanism, result string)
 	RelayDone(downstream, outcome string, latency time.Duration, size int64)
 }
@@ -15,5 +16,6 @@ type nopMetrics struct{}
 
 func (nopMetrics) Refused(string, string, string, int)            {}
 func (nopMetrics) HELOCheck(string, string, string)               {}
+func (nopMetrics) HELOWouldRefuse(string, string)                 {}
 func (nopMetrics) Auth(string, string)                            {}
 func (nopMetrics) RelayDone(string, string, time.Duration, int64) {}

@@ -458,6 +458,7 @@ type fakeMetrics struct {
 	refused []string
 	relayed []string // "downstream outcome"
 	auths   []string // "mechanism result"
+	would   []string // "profile check"
 }
 
 func (m *fakeMetrics) Refused(_, command, check string, code int) {
@@ -466,6 +467,11 @@ func (m *fakeMetrics) Refused(_, command, check string, code int) {
 	m.refused = append(m.refused, fmt.Sprintf("%s %s %d", command, check, code))
 }
 func (m *fakeMetrics) HELOCheck(string, string, string) {}
+func (m *fakeMetrics) HELOWouldRefuse(profile, check string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.would = append(m.would, profile+" "+check)
+}
 func (m *fakeMetrics) Auth(mech, result string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

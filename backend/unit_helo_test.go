@@ -222,3 +222,56 @@ func header(t testing.TB, data string) textproto.MIMEHeader {
 	}
 	return h
 }
+
+// Under monitor nothing is refused, and the helo verdict line says what
+// each profile would have done with the same results, with the fix of
+// each check; the would-refuse counter counts them per profile.
+func TestHELOWouldRefuse(t *testing.T) {
+	tg := newTarget("down")
+	env := withHELO(t, newEnv(t, tg), heloguard.Config{Profile: heloguard.ProfileMonitor})
+	h := start(t, env, opts{})
+	c := h.dial()
+	c.ehlo("mailserver")
+	c.expect("MAIL FROM:<a@remote.example>", "250 2.0.0 Roger, accepting mail from <a@remote.example>")
+
+	c2 := h.dial()
+	c2.ehlo(clientHELO)
+	c2.expect("MAIL FROM:<a@remote.example>", "250 2.0.0 Roger, accepting mail from <a@remote.example>")
+
+	var bad, good string
+	for _, l := range strings.Split(h.logs.String(), "\n") {
+		switch {
+		case strings.Contains(l, `msg="helo verdict"`) && strings.Contains(l, "helo=mailserver"):
+			bad = l
+		case strings.Contains(l, `msg="helo verdict"`) && strings.Contains(l, "helo="+clientHELO):
+			good = l
+		}
+	}
+	for _, want := range []string{
+		// rdns_match fails too (the PTR is another name); only strict refuses for it.
+		`would_refuse="cpanel:fqdn postfix:fqdn strict:fqdn,rdns_match"`,
+		`fix_fqdn="use your server's public hostname (e.g. mail.example.com) or authenticate"`,
+		`failed="fqdn=fail/tag,rdns_match=fail/tag"`,
+	} {
+		if !strings.Contains(bad, want) {
+			t.Errorf("helo verdict lacks %s:\n%s", want, bad)
+		}
+	}
+	if strings.Contains(bad, "monitor:") {
+		t.Errorf("monitor would refuse nothing:\n%s", bad)
+	}
+	if !strings.Contains(good, `would_refuse=""`) || strings.Contains(good, "fix_") {
+		t.Errorf("a good HELO: want an empty would_refuse and no fix:\n%s", good)
+	}
+	h.metrics.mu.Lock()
+	would := strings.Join(h.metrics.would, ";")
+	h.metrics.mu.Unlock()
+	for _, want := range []string{"cpanel fqdn", "postfix fqdn", "strict fqdn"} {
+		if !strings.Contains(would, want) {
+			t.Errorf("would-refuse metric lacks %q: %q", want, would)
+		}
+	}
+	if strings.Contains(would, "monitor") {
+		t.Errorf("would-refuse metric counts monitor: %q", would)
+	}
+}

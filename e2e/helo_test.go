@@ -819,6 +819,12 @@ type checkHeloReport struct {
 		Mail string `json:"mail"`
 		Rcpt string `json:"rcpt"`
 	} `json:"replies"`
+	RefusesNothing bool `json:"refuses_nothing"`
+	WouldRefuse    []struct {
+		Profile string   `json:"profile"`
+		Stage   string   `json:"stage"`
+		Checks  []string `json:"checks"`
+	} `json:"would_refuse"`
 }
 
 func (r checkHeloReport) check(name string) (result, reason, evidence, fix string) {

@@ -52,6 +52,14 @@
 //   - deny_names is not one of Checks(): it has no action of its own. When
 //     the policy has a deny list its result comes first in
 //     Verdict.Results, so it decides ties.
+//   - The checks run once per greeting; Verdict.WouldRefuse maps the same
+//     results through every profile (the dry run of helo.profile). The
+//     other profiles get the operator's [helo.checks] overrides and stage,
+//     as if only the profile were changed: a check turned off has no
+//     result, so showing a profile's defaults for it would be a guess. A
+//     failure counts under reject, reject_all or tempfail; a temperror
+//     never (it defers); deny_names under every profile; an exempt client
+//     under none.
 //   - Allow and deny patterns: "name" (exact), "*.example.com" (names
 //     strictly under example.com), ".example.com" (example.com and every
 //     name under it), "/regexp/" (Go RE2, case-insensitive, matched

@@ -47,6 +47,11 @@ type Verdict struct {
 	PTR       []string       // the client's PTR names, normalized, when they were looked up
 	IPRev     Result         // RFC 8601 §2.7.3 iprev: pass (FCrDNS confirmed), fail, temperror, skipped
 	IPRevName string         // the forward-confirmed PTR name, if any
+	// WouldRefuse is the dry run: the same results mapped through every
+	// profile (cpanel, postfix, strict, monitor; each with the operator's
+	// [helo.checks] overrides), one entry per profile that would refuse
+	// the client. Nil when none would, and for an exempt client.
+	WouldRefuse []ProfileRefusal
 }
 
 // evaluation is the state of one Evaluate call.
@@ -134,6 +139,7 @@ func (p *Policy) Evaluate(ctx context.Context, c Client, r Resolver) Verdict {
 	if v.Exempt != "" {
 		return v
 	}
+	v.WouldRefuse = p.wouldRefuse(&v)
 	for i := range v.Results {
 		res := &v.Results[i]
 		if res.Result != Fail && res.Result != TempError {
@@ -165,6 +171,7 @@ func (v Verdict) Authenticated() Verdict {
 	v.Action = ActionAccept
 	v.Decisive = nil
 	v.Refusal = nil
+	v.WouldRefuse = nil
 	return v
 }
 

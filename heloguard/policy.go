@@ -109,6 +109,7 @@ type Policy struct {
 	hostname     string              // normalized
 	domains      []string            // normalized
 	addrs        []netip.Addr        // unmapped
+	views        []profileView       // every profile with the overrides applied, for Verdict.WouldRefuse
 }
 
 // NewPolicy validates cfg and builds a Policy. The error joins every
@@ -148,6 +149,7 @@ func NewPolicy(cfg Config, id Identity) (*Policy, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys) // the same config always gives the same message
+	overrides := map[check]Action{}
 	for _, k := range keys {
 		a := cfg.Checks[k]
 		c, ok := checkByName(k)
@@ -162,14 +164,18 @@ func NewPolicy(cfg Config, id Identity) (*Policy, error) {
 		switch {
 		case a == ActionReject || a == ActionTempfail || a == ActionTag || a == ActionOff:
 			p.actions[c] = a
+			overrides[c] = a
 		case a == ActionRejectAll && c == cLiteral:
 			p.actions[c] = a
+			overrides[c] = a
 		case c == cLiteral:
 			addf("helo.checks.%s: unknown action %q (want reject, reject_all, tempfail, tag or off)", k, a)
 		default:
 			addf("helo.checks.%s: unknown action %q (want reject, tempfail, tag or off)", k, a)
 		}
 	}
+
+	p.views = profileViews(overrides, cfg.Stage)
 
 	p.trusted = validPrefixes("helo.trusted_networks", cfg.TrustedNetworks, addf)
 	p.allowClients = validPrefixes("helo.allow_clients", cfg.AllowClients, addf)

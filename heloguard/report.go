@@ -28,6 +28,12 @@ type Report struct {
 	IPRevName string        `json:"iprev_name,omitempty"`
 	Checks    []ReportCheck `json:"checks"`
 	Replies   Replies       `json:"replies"`
+	// RefusesNothing is set when the policy cannot refuse a HELO at all
+	// (monitor as shipped): the text then says so instead of a stage.
+	RefusesNothing bool `json:"refuses_nothing,omitempty"`
+	// WouldRefuse is Verdict.WouldRefuse: each profile that would refuse
+	// this client, and for which checks.
+	WouldRefuse []ProfileRefusal `json:"would_refuse,omitempty"`
 }
 
 // ReportCheck is one check's line in a Report.
@@ -72,6 +78,9 @@ func (p *Policy) Report(v Verdict) Report {
 		IPRev:     v.IPRev,
 		IPRevName: v.IPRevName,
 		Checks:    make([]ReportCheck, 0, len(v.Results)),
+
+		RefusesNothing: p.refusesNothing(),
+		WouldRefuse:    v.WouldRefuse,
 	}
 	if v.Client.IP.IsValid() {
 		r.ClientIP = v.Client.IP.Unmap().String()
@@ -143,6 +152,9 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	if r.Exempt != "" {
 		verdict += " (exempt: " + r.Exempt + ")"
+	} else if r.RefusesNothing {
+		// The checks' actions say tag; what the client gets is a 250.
+		verdict = string(ActionAccept) + " (" + r.Profile + ": refuses nothing)"
 	}
 	ptr := "-"
 	if len(r.PTR) > 0 {
@@ -150,8 +162,16 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	ew.printf("HELO:     %s\n", printable(helo, maxLogName))
 	ew.printf("client:   %s (PTR %s; iprev %s)\n", r.ClientIP, ptr, r.IPRev)
-	ew.printf("profile:  %s, refusing at %s\n", r.Profile, strings.ToUpper(string(r.Stage)))
-	ew.printf("verdict:  %s\n\n", verdict)
+	if r.RefusesNothing {
+		ew.printf("profile:  %s (refuses nothing)\n", r.Profile)
+	} else {
+		ew.printf("profile:  %s, refusing at %s\n", r.Profile, strings.ToUpper(string(r.Stage)))
+	}
+	ew.printf("verdict:  %s\n", verdict)
+	if r.RefusesNothing {
+		r.writeOthers(ew)
+	}
+	ew.printf("\n")
 
 	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tRESULT\tACTION\tREASON\tEVIDENCE")
@@ -184,6 +204,25 @@ func (r Report) WriteText(w io.Writer) error {
 		ew.printf("\nnothing to fix.\n")
 	}
 	return ew.err
+}
+
+// writeOthers lists what each other profile would do with this client,
+// for the dry run under monitor: the profiles with the same [helo.checks]
+// overrides, as if only helo.profile were changed.
+func (r Report) writeOthers(ew *errWriter) {
+	ew.printf("other profiles (same [helo.checks]):\n")
+	for _, name := range Profiles() {
+		if name == r.Profile {
+			continue
+		}
+		what := "accept"
+		for _, pr := range r.WouldRefuse {
+			if pr.Profile == name {
+				what = "refuse at " + strings.ToUpper(string(pr.Stage)) + ": " + strings.Join(pr.Checks, ", ")
+			}
+		}
+		ew.printf("  %-8s  %s\n", name, what)
+	}
 }
 
 func dash(s string) string {

@@ -15,6 +15,7 @@ type Metrics struct {
 	connections *prometheus.CounterVec
 	refusals    *prometheus.CounterVec
 	heloChecks  *prometheus.CounterVec
+	heloWould   *prometheus.CounterVec
 	authTotal   *prometheus.CounterVec
 	relayed     *prometheus.CounterVec
 	relayEvents *prometheus.CounterVec
@@ -41,6 +42,10 @@ func New() *Metrics {
 			Name: "gateway_helo_checks_total",
 			Help: "HELO check results by check, result and action.",
 		}, []string{"check", "result", "action"}),
+		heloWould: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_helo_would_refuse_total",
+			Help: "HELO verdicts that each profile (with the configured per-check overrides) would refuse, by profile and failed check; counted whatever profile runs.",
+		}, []string{"profile", "check"}),
 		authTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_auth_attempts_total",
 			Help: "SMTP AUTH attempts by mechanism and result.",
@@ -64,7 +69,7 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(1024, 4, 10),
 		}),
 	}
-	reg.MustRegister(m.connections, m.refusals, m.heloChecks, m.authTotal, m.relayed, m.relayEvents, m.relayTime, m.msgSize)
+	reg.MustRegister(m.connections, m.refusals, m.heloChecks, m.heloWould, m.authTotal, m.relayed, m.relayEvents, m.relayTime, m.msgSize)
 	return m
 }
 
@@ -98,6 +103,15 @@ func (m *Metrics) HELOCheck(check, result, action string) {
 		return
 	}
 	m.heloChecks.WithLabelValues(check, result, action).Inc()
+}
+
+// HELOWouldRefuse counts one check for which a profile would refuse a
+// HELO verdict (the dry run of helo.profile).
+func (m *Metrics) HELOWouldRefuse(profile, check string) {
+	if m == nil {
+		return
+	}
+	m.heloWould.WithLabelValues(profile, check).Inc()
 }
 
 // Auth counts one AUTH attempt.

@@ -6,6 +6,7 @@
 //	gateway [serve] [-config FILE]       run (without -config: the embedded lab default)
 //	gateway check-config -config FILE    validate and print the effective configuration
 //	gateway check-helo [-config FILE] [-ip ADDRESS] [-json] [-auth] [-helo] [-dns SERVERS] NAME
+//	gateway helo-report [-profile NAME] [-json] [-top N] [LOGFILE...]
 //	gateway hash-password [-algorithm bcrypt|argon2id]
 //	gateway version
 package main
@@ -33,6 +34,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return checkConfig(args, stdout, stderr)
 	case "check-helo":
 		return checkHELO(args, stdout, stderr)
+	case "helo-report":
+		return heloReport(args, stdin, stdout, stderr)
 	case "hash-password":
 		return hashPassword(args, stdin, stdout, stderr)
 	case "version":
@@ -57,6 +60,11 @@ func usage(w io.Writer) {
   gateway check-helo [-config FILE] [-ip ADDRESS] [-json] [-auth] [-helo] [-dns SERVERS] NAME
         Run every HELO check on NAME exactly as the server would and explain
         the result. Exit status 0: accepted, 1: refused.
+  gateway helo-report [-profile NAME] [-json] [-top N] [LOGFILE...]
+        Read the gateway's log (text or JSON; standard input without LOGFILE)
+        and tell, per profile, which sessions it would have refused: by check,
+        the top client addresses and HELO names, and the fix for each.
+        Exit status 0: done, 1: unreadable verdict lines or none, 2: usage.
   gateway hash-password [-algorithm bcrypt|argon2id]
         Read a password from standard input and print a hash for the config.
   gateway version
