@@ -52,7 +52,10 @@ type AuthEnv struct {
 }
 
 // Holder publishes the current Env to new sessions.
-type Holder struct{ p atomic.Pointer[Env] }
+type Holder struct {
+	p      atomic.Pointer[Env]
+	health downstreamHealth // outages, logged once per downstream
+}
 
 // NewHolder returns a Holder publishing e.
 func NewHolder(e *Env) *Holder {
