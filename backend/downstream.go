@@ -74,9 +74,8 @@ const relayRefusedHint = "the downstream refused to relay for the gateway; add t
 // relayHint returns the "hint" attribute for a downstream refusal at RCPT
 // that is the downstream's relay control, not the user's mistake: the
 // client may relay here (authenticated, or in trusted_networks), the
-// recipient is not in local_domains, and the downstream's text speaks of
-// relaying (Postfix "Relay access denied", Exim "relay not permitted",
-// Sendmail "Relaying denied", Exchange "Unable to relay").
+// recipient is not in local_domains, and the downstream's text is one of
+// the relay refusals of common servers (relayRefusals).
 func (s *Session) relayHint(err error, domain string) []any {
 	var rep *relay.Reply
 	if !errors.As(err, &rep) || s.env.isLocal(domain) {
@@ -85,8 +84,24 @@ func (s *Session) relayHint(err error, domain string) []any {
 	if s.user == "" && !s.env.trusted(s.conn.Client().Addr()) {
 		return nil
 	}
-	if !strings.Contains(strings.ToLower(rep.Text), "relay") {
-		return nil
+	text := strings.ToLower(rep.Text)
+	for _, r := range relayRefusals {
+		if strings.Contains(text, r) {
+			return []any{"hint", relayRefusedHint}
+		}
 	}
-	return []any{"hint", relayRefusedHint}
+	return nil
+}
+
+// relayRefusals are the texts (lower case) of the relay refusals of
+// common servers: Postfix, Exim, Sendmail, Exchange, qmail and others.
+var relayRefusals = []string{
+	"relay access denied",  // Postfix
+	"relay not permitted",  // Exim
+	"relaying denied",      // Sendmail
+	"unable to relay",      // Exchange
+	"rcpthosts",            // qmail: "...isn't in my list of allowed rcpthosts"
+	"relaying not allowed", // several
+	"not allowed to relay", // several
+	"relay denied",         // several
 }
