@@ -113,3 +113,47 @@ func TestReadmeTour(t *testing.T) {
 	}
 	inOrder(t, "check-helo", quoted, stdout)
 }
+
+// README's RFC-conformant HELO snippet passes check-config as part of a
+// configuration, and check-helo under it refuses a syntax error but only
+// tags a literal that is not the client's address (cpanel refuses it).
+func TestReadmeRFCProfile(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	i := strings.Index(text, "keep the verification checks at `tag`")
+	if i < 0 {
+		t.Fatal("README.md lost the RFC profile paragraph")
+	}
+	rest := text[i:]
+	start := strings.Index(rest, "```toml\n")
+	end := strings.Index(rest[start+8:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("no toml block after the RFC profile paragraph")
+	}
+	snippet := rest[start+8 : start+8+end]
+	dns := startDNS(t)
+	cfg := writeConfig(t, `hostname = "mx.rfc-e2e.net"
+local_domains = ["rfc-e2e.net"]
+[dns]
+servers = ["`+dns+`"]
+[[listener]]
+name = "mx"
+address = "127.0.0.1:2525"
+kind = "mx"
+[relay]
+downstream = "smtp://192.0.2.25:25"
+`+snippet)
+	if out, errOut, code := e2etest.RunGateway(t, "check-config", "-config", cfg); code != 0 {
+		t.Fatalf("check-config of README's snippet: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, _, code := e2etest.RunGateway(t, "check-helo", "-config", cfg, "-ip", "192.0.2.7", "mail_server.rfc-e2e.net"); code != 1 {
+		t.Errorf("a syntax error: check-helo exit %d, want 1 (refused)", code)
+	}
+	out, errOut, code := e2etest.RunGateway(t, "check-helo", "-config", cfg, "-ip", "192.0.2.7", "[192.0.2.8]")
+	if code != 0 {
+		t.Errorf("a literal that is not the client's: exit %d, want 0 (tagged only)\n%s%s", code, out, errOut)
+	}
+}
