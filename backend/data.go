@@ -53,6 +53,7 @@ func (s *Session) Data(r io.Reader) error {
 	if err != nil {
 		return s.dataError(tx, err, in.err, body.n, elapsed)
 	}
+	s.b.env.health.ok(s.b.log, tx.target.Name())
 	qid := rep.QueueID()
 	s.log.Info("relayed",
 		"tx", tx.id,

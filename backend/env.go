@@ -72,7 +72,10 @@ type Limiter interface {
 var _ Limiter = (*auth.Limiter)(nil)
 
 // Holder publishes the current Env to new sessions.
-type Holder struct{ p atomic.Pointer[Env] }
+type Holder struct {
+	p      atomic.Pointer[Env]
+	health downstreamHealth // outages, logged once per downstream
+}
 
 // NewHolder returns a Holder publishing e.
 func NewHolder(e *Env) *Holder {

@@ -47,6 +47,7 @@ func (s *Session) greet(name string) error {
 		// RFC 3207 §4.2: forget what the client said before TLS.
 		s.tlsEpoch = epoch
 		s.user = ""
+		s.log = s.conn.Logger() // without the "user" of a pre-TLS AUTH
 		prev = ""
 	}
 	s.conn.Annotate("helo", reply.Clip(name))

@@ -26,9 +26,7 @@ func (s *Session) refuse(command string, r *reply.Refusal, attrs ...any) *smtp.S
 	if r.Evidence != "" {
 		args = append(args, "evidence", r.Evidence)
 	}
-	if s.user != "" {
-		args = append(args, "user", s.user)
-	}
+	// "user" is not added here: s.log carries it since AUTH succeeded.
 	args = append(args, clipClient(attrs)...)
 	s.log.Info("reject", args...)
 	s.b.metrics.Refused(s.b.lis.Name, command, r.Check, r.Code)

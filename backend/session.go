@@ -223,8 +223,9 @@ func (s *Session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		tx.rt, tx.target = rt, target
 	}
 	if err := tx.rt.Rcpt(s.ctx, addr.String(), ropts); err != nil {
-		return s.downstreamError("RCPT", err, target, "rcpt", to)
+		return s.downstreamError("RCPT", err, target, append([]any{"rcpt", to}, s.relayHint(err, addr.Domain)...)...)
 	}
+	s.b.env.health.ok(s.b.log, target.Name())
 	tx.rcpts = append(tx.rcpts, addr.String())
 	s.log.Debug("rcpt", "tx", tx.id, "rcpt", reply.Clip(to), "downstream", target.Name())
 	return nil
@@ -250,6 +251,9 @@ func (s *Session) downstreamError(command string, err error, target relay.Target
 		if r.Code == 421 {
 			// The downstream closing its channel must not close ours.
 			r.Code, r.Enhanced = 451, [3]int{4, 4, 1}
+			s.b.env.health.failed(s.b.log, target.Name(), err)
+		} else {
+			s.b.env.health.ok(s.b.log, target.Name())
 		}
 		if r.Code < 400 || r.Code > 599 {
 			r.Code, r.Enhanced = 451, [3]int{4, 4, 1}
@@ -258,6 +262,7 @@ func (s *Session) downstreamError(command string, err error, target relay.Target
 	}
 	r := &reply.Refusal{Code: 451, Enhanced: [3]int{4, 4, 1}, Check: "downstream_unavailable",
 		Text: "Error: the mail server behind this gateway is temporarily unavailable, try again later", Evidence: err.Error()}
+	s.b.env.health.failed(s.b.log, target.Name(), err)
 	return s.refuse(command, r, attrs...)
 }
 

@@ -82,14 +82,21 @@ func (t *fakeTarget) Extensions() relay.Extensions { return t.ext }
 func (t *fakeTarget) Close() error                 { return nil }
 
 func (t *fakeTarget) Begin(ctx context.Context, from string, opts relay.MailOptions) (relay.Transaction, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.beginErr != nil {
 		return nil, t.beginErr
 	}
 	tx := &fakeTx{t: t, from: from, opts: opts, aborted: make(chan struct{})}
-	t.mu.Lock()
 	t.txs = append(t.txs, tx)
-	t.mu.Unlock()
 	return tx, nil
+}
+
+// setBegin changes what the next Begin calls fail with (nil: succeed).
+func (t *fakeTarget) setBegin(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.beginErr = err
 }
 
 // setData changes what the next Data calls return.

@@ -30,6 +30,9 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 			for _, w := range rt.warnings {
 				fmt.Fprintf(stderr, "warning: %s\n", w)
 			}
+			for _, p := range placeholders(cfg) {
+				fmt.Fprintf(stderr, "warning: %s\n", p)
+			}
 		}
 	}
 	if err != nil {

@@ -66,6 +66,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	for _, w := range rt.warnings {
 		log.Warn(w)
 	}
+	for _, p := range placeholders(cfg) {
+		log.Warn("placeholder from config.toml.example", "key", p.key, "value", p.value, "put", p.put)
+	}
 	s.env = backend.NewHolder(rt.env)
 	s.current.Store(rt)
 	s.gate = &listener.Gate{

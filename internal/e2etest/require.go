@@ -36,14 +36,17 @@ func lookupTool(name string) (tool, bool) {
 		return tool{[]string{"fail2ban-regex"}, "apt-get install fail2ban"}, true
 	case "docker-compose":
 		return tool{[]string{"docker-compose"}, "apt-get install docker-compose"}, true
+	case "systemd":
+		return tool{[]string{"systemd-analyze", "systemd-sysusers", "setpriv"}, "apt-get install systemd util-linux"}, true
 	}
 	return tool{}, false
 }
 
 // Require skips t, with a message naming what to install, when one of tools
 // is missing from PATH; when GATEWAY_E2E=1 it fails t instead. Tools are
-// "postfix", "swaks", "python3", "curl", "fail2ban-regex" and
-// "docker-compose". "postfix" also requires running as root and Postfix ≥
+// "postfix", "swaks", "python3", "curl", "fail2ban-regex",
+// "docker-compose" and "systemd" (systemd-analyze, systemd-sysusers,
+// setpriv). "postfix" also requires running as root and Postfix ≥
 // 3.4, because a private instance needs both.
 func Require(t testing.TB, tools ...string) {
 	t.Helper()
