@@ -31,7 +31,7 @@ func TestEveryKindOfProblemInOneRun(t *testing.T) {
 	}
 	lines := strings.Split(err.Error(), "\n")
 	want := []string{
-		`t.toml:9: relay.downstream: "127.0.0.1:3825": unknown scheme`,
+		`t.toml:9: relay.downstream: "127.0.0.1:3825": unknown scheme; want smtp://host:port, smtps://host:port or maildir:PATH: did you mean "smtp://127.0.0.1:3825"?`,
 		`t.toml:12: unknown key limits.max_mesage_bytes; did you mean max_message_bytes?`,
 		`t.toml:15: helo.explain: wrong type: write true or false (without quotes) here, not a string`,
 	}

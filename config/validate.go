@@ -208,6 +208,9 @@ func CheckDownstream(s string) error {
 		}
 		return nil
 	}
+	if !strings.Contains(s, "://") && checkHostPort(s) == nil {
+		return fmt.Errorf("%q: unknown scheme; %s: did you mean \"smtp://%s\"?", s, want, s)
+	}
 	return fmt.Errorf("%q: unknown scheme; %s", s, want)
 }
 

@@ -11,16 +11,27 @@ import (
 
 // checkConfig validates a file as deeply as serve would (without opening
 // anything) and prints the effective configuration with secrets masked.
+// Without -config it prints the embedded lab default as a file to start
+// from (-mx and -submission as for serve).
 func checkConfig(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file to check")
+	path := fs.String("config", "", "configuration file to check (default: print the embedded lab default as a file to start from)")
+	var lab labAddrs
+	lab.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *path == "" {
-		fmt.Fprintln(stderr, "gateway check-config: -config FILE is required")
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "gateway check-config: unexpected argument %q; the file goes after -config\n", fs.Arg(0))
 		return 2
+	}
+	if err := lab.check(*path); err != nil {
+		fmt.Fprintf(stderr, "gateway check-config: %v\n", err)
+		return 2
+	}
+	if *path == "" {
+		return printEmbedded(lab, stdout, stderr)
 	}
 	cfg, err := config.Load(*path)
 	if err == nil {
@@ -42,6 +53,27 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "# %s is valid. Effective configuration (defaults filled in, secrets masked):\n%s", *path, out)
+	return 0
+}
+
+// printEmbedded writes the embedded default, with a password generated
+// now for its lab user, as a file on stdout, and the password on stderr
+// (the file holds only its hash).
+func printEmbedded(lab labAddrs, stdout, stderr io.Writer) int {
+	pass, hash, err := labPassword()
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway check-config: %v\n", err)
+		return 1
+	}
+	doc := config.EmbeddedTOML(hash, lab.mx, lab.submission)
+	// What serve would run from this file; it is checked like any file.
+	if _, err := config.Parse([]byte(doc), "embedded default"); err != nil {
+		fmt.Fprintf(stderr, "gateway check-config: %v\n", err)
+		return 1
+	}
+	fmt.Fprint(stdout, doc)
+	fmt.Fprintf(stderr, "gateway check-config: no -config, so this is the embedded lab default as a file to start from (save it, then: gateway serve -config FILE);\n"+
+		"  its submission login: user %q password %q (generated now; \"gateway hash-password\" makes a hash for another)\n", config.LabUser, pass)
 	return 0
 }
 
