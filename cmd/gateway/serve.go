@@ -38,8 +38,13 @@ type server struct {
 	gate       *listener.Gate
 	listeners  []*listener.Listener
 	lconfs     []config.Listener // what each of listeners was started with
-	servers    []*smtp.Server
-	metrics    *metricsServer
+	// started is the configuration the gateway started with: what its
+	// restart-only settings (listeners, hostname, ...) still are, however
+	// many reloads came since.
+	started *config.Config
+	dnsFlag string // -dns, applied again on every reload
+	servers []*smtp.Server
+	metrics *metricsServer
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -69,7 +74,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(cfg.Log, stderr)
 
-	s := &server{log: log, configPath: *configPath}
+	s := &server{log: log, configPath: *configPath, started: cfg, dnsFlag: *dnsFlag}
 	rt, err := build(cfg, buildOptions{observe: s.relayEvent})
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway: configuration problems:\n%v\n", err)
@@ -269,14 +274,15 @@ func (s *server) wait() int {
 // reload re-reads the configuration; an invalid one is logged and the old
 // one stays in force. Sessions already running keep their settings; new
 // ones get the new, [limits] included. Listeners, hostname, log settings,
-// the metrics address, max_message_bytes and max_recipients need a restart
-// (a reload that changes them says so).
+// the metrics address and pprof, max_message_bytes and max_recipients need
+// a restart: a reload whose file differs from what runs in them says so
+// (compared with the start, so reverting a change is silent again).
 func (s *server) reload() {
 	if s.configPath == "" {
 		s.log.Warn("reload: running the embedded default, nothing to reload")
 		return
 	}
-	cfg, err := config.Load(s.configPath)
+	cfg, _, err := loadConfig(s.configPath, s.dnsFlag)
 	if err == nil {
 		var rt *gwRuntime
 		rt, err = build(cfg, buildOptions{reuse: s.current.Load(), observe: s.relayEvent})
@@ -295,7 +301,7 @@ func (s *server) reload() {
 			for _, w := range rt.warnings {
 				s.log.Warn(w)
 			}
-			for _, k := range restartOnly(old.cfg, cfg) {
+			for _, k := range restartOnly(s.started, cfg) {
 				s.log.Warn("reload: " + k + " changed; that takes effect at the next restart")
 			}
 			s.log.Info("reloaded", "config", s.configPath)
@@ -323,9 +329,9 @@ func (s *server) applyLimits(cfg *config.Config) {
 	}
 }
 
-// restartOnly names the settings that differ between old and cfg but are
-// fixed while the gateway runs, so that a reload says so instead of
-// pretending they changed.
+// restartOnly names the settings that differ between old (what runs) and
+// cfg but are fixed while the gateway runs, so that a reload says so
+// instead of pretending they changed.
 func restartOnly(old, cfg *config.Config) []string {
 	var out []string
 	if !reflect.DeepEqual(old.Listeners, cfg.Listeners) {
@@ -340,6 +346,7 @@ func restartOnly(old, cfg *config.Config) []string {
 		{"limits.max_recipients", old.Limits.MaxRecipients, cfg.Limits.MaxRecipients},
 		{"log", old.Log, cfg.Log},
 		{"metrics.address", old.Metrics.Address, cfg.Metrics.Address},
+		{"metrics.pprof", old.Metrics.Pprof, cfg.Metrics.Pprof},
 	} {
 		if d.old != d.new {
 			out = append(out, d.key)
