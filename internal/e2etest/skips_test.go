@@ -87,10 +87,10 @@ func TestEchoToGo(t *testing.T) {
 	defer regular.Close()
 
 	tests := []struct {
-		name     string
-		verbose  bool
+		name        string
+		verbose     bool
 		self, goErr os.FileInfo
-		want     bool
+		want        bool
 	}{
 		{"go test buffers, its stderr a terminal", false, stat(pw), stat(devNull), true},
 		{"go test buffers, its stderr a pipe (CI)", false, stat(pw), stat(pw2), true},
