@@ -17,9 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"gateway/internal/dnstest"
 	"gateway/internal/e2etest"
 
 	"gateway/internal/testcert"
+
+	"github.com/miekg/dns"
 )
 
 // peerCN connects to an implicit-TLS listener and returns the
@@ -189,4 +192,34 @@ func nthIndex(s, substr string, n int) int {
 		at += j + 1
 	}
 	return at
+}
+
+// serve -dns SERVERS overrides [dns] servers, on every reload too: the old
+// code re-read the file alone and went back to its servers after SIGHUP.
+func TestReloadKeepsDNSFlag(t *testing.T) {
+	flagDNS, fileDNS := dnstest.Start(t), dnstest.Start(t)
+	mx := e2etest.FreeAddr(t, "127.0.0.1")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.toml")
+	text := fmt.Sprintf("hostname = %q\nlocal_domains = [\"example.com\"]\n[dns]\nservers = [%q]\ntimeout = \"1s\"\n"+
+		"[[listener]]\nname = \"mx\"\naddress = %q\n[relay]\ndownstream = \"maildir:%s\"\n",
+		gwHost, fileDNS.Addr(), mx, filepath.Join(dir, "maildir"))
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := e2etest.StartGatewayArgs(t, []string{"serve", "-config", path, "-dns", flagDNS.Addr()}, mx)
+	if err := g.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	g.WaitLog(t, "msg=reloaded", 10*time.Second)
+	const name = "probe-after-reload.sender-e2e.net"
+	r := e2etest.DialRaw(t, mx, "")
+	r.Cmd(t, "EHLO "+name)
+	r.Cmd(t, "MAIL FROM:<a@sender-e2e.net>") // the HELO checks run by here
+	if n := fileDNS.Queries(name, dns.TypeA) + fileDNS.Queries(name, dns.TypeAAAA); n != 0 {
+		t.Errorf("after SIGHUP the file's DNS server got %d queries for %s; -dns was dropped", n, name)
+	}
+	if n := flagDNS.Queries(name, dns.TypeA) + flagDNS.Queries(name, dns.TypeAAAA); n == 0 {
+		t.Errorf("after SIGHUP the -dns server got no query for %s", name)
+	}
 }
