@@ -209,6 +209,25 @@ func (d *decoder) validation(err error) {
 	}
 }
 
+// reported reports whether a problem names key, a key containing it or a
+// key within it.
+func (d *decoder) reported(key string) bool {
+	for _, p := range d.problems {
+		if p.key == "" {
+			continue
+		}
+		if p.key == key || within(key, p.key) || within(p.key, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether key is inside the table or list at outer.
+func within(key, outer string) bool {
+	return strings.HasPrefix(key, outer+".") || strings.HasPrefix(key, outer+"[")
+}
+
 // refused reports whether key or a key containing it could not be decoded.
 func (d *decoder) refused(key string) bool {
 	for key != "" {

@@ -26,20 +26,76 @@ func Load(path string) (*Config, error) {
 // its line where the file has one ("name:12: key: what to write"); only a
 // syntax error, after which nothing can be read, stops at the first.
 func Parse(data []byte, name string) (*Config, error) {
+	c := parse(data, name)
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	return c.Config, nil
+}
+
+// Checked is a file read for "gateway check-config": what could be decoded
+// and its problems so far, to which deeper checks add theirs.
+type Checked struct {
+	// Config is the file as decoded, defaults applied, problems or not;
+	// nil after a syntax error.
+	Config *Config
+	name   string
+	syntax error
+	d      *decoder
+}
+
+// Check reads the file at path as Load does, but keeps what it decoded
+// when there are problems, so that the caller can check deeper (and list
+// those problems in the same run, with Add).
+func Check(path string) (*Checked, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return parse(data, path), nil
+}
+
+func parse(data []byte, name string) *Checked {
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(string(data), &top)
 	if err != nil {
-		return nil, syntaxError(name, err)
+		return &Checked{name: name, syntax: syntaxError(name, err)}
 	}
 	d := &decoder{md: &md, lines: scanKeyLines(string(data)), bad: map[string]bool{}}
 	var c Config
 	d.table(reflect.ValueOf(&c).Elem(), top, "")
 	c.applyDefaults()
 	d.validation(c.Validate())
-	if err := d.err(name); err != nil {
-		return nil, err
+	return &Checked{Config: &c, name: name, d: d}
+}
+
+// Add adds problems found by a deeper check: err's parts, each "key: text"
+// (a key path first, as Validate's are), are placed on their key's line.
+// A part about a key that already has a problem is dropped: it would only
+// say the same again.
+func (c *Checked) Add(err error) {
+	if c.d == nil || err == nil {
+		return
 	}
-	return &c, nil
+	for _, e := range unjoin(err) {
+		key, _, _ := strings.Cut(e.Error(), ": ")
+		if strings.ContainsAny(key, " \t\n\"") {
+			key = ""
+		}
+		if key != "" && c.d.reported(key) {
+			continue
+		}
+		c.d.add(key, 0, oneLine(e.Error()))
+	}
+}
+
+// Err returns every problem in file order, each with the file's name and
+// line; nil when there is none.
+func (c *Checked) Err() error {
+	if c.syntax != nil {
+		return c.syntax
+	}
+	return c.d.err(c.name)
 }
 
 // syntaxError renders a document the toml package could not parse.

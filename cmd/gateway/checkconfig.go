@@ -33,17 +33,26 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 	if *path == "" {
 		return printEmbedded(lab, stdout, stderr)
 	}
-	cfg, err := config.Load(*path)
-	if err == nil {
-		var rt *gwRuntime
-		rt, err = build(cfg, buildOptions{dryRun: true})
-		if err == nil {
+	chk, err := config.Check(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway check-config: %v\n", err)
+		return 1
+	}
+	cfg := chk.Config
+	if cfg != nil {
+		// What serve would build, from whatever could be read, so that
+		// its findings (password hashes, check names, certificates...)
+		// come in the same run as the file's own problems.
+		rt, err := build(cfg, buildOptions{dryRun: true})
+		if err != nil {
+			chk.Add(err)
+		} else if chk.Err() == nil {
 			for _, w := range rt.warnings {
 				fmt.Fprintf(stderr, "warning: %s\n", w)
 			}
 		}
 	}
-	if err != nil {
+	if err := chk.Err(); err != nil {
 		fmt.Fprintf(stderr, "gateway check-config: %s is not valid:\n%v\n", *path, indent(err))
 		return 1
 	}
