@@ -17,8 +17,29 @@ const (
 // Embedded returns the lab configuration. passwordHash is the hash of the
 // password generated for user "lab" on the submission listener.
 func Embedded(passwordHash string) (*Config, error) {
-	doc := fmt.Sprintf(`
-# The embedded lab default of "gateway serve" without -config.
+	return EmbeddedAt(passwordHash, "", "")
+}
+
+// EmbeddedAt is Embedded with the mx and submission listeners on the
+// given addresses ("" keeps LabMXAddress, LabSubmissionAddress). They
+// must be loopback addresses: the lab accepts mail for every domain.
+func EmbeddedAt(passwordHash, mx, submission string) (*Config, error) {
+	return Parse([]byte(EmbeddedTOML(passwordHash, mx, submission)), "embedded default")
+}
+
+// EmbeddedTOML is the lab configuration as a file, the way
+// "gateway check-config" without -config prints it to start from.
+func EmbeddedTOML(passwordHash, mx, submission string) string {
+	if mx == "" {
+		mx = LabMXAddress
+	}
+	if submission == "" {
+		submission = LabSubmissionAddress
+	}
+	return fmt.Sprintf(`# The embedded lab default of "gateway serve" without -config: loopback
+# only, mail for any recipient into a Maildir, nothing relayed anywhere.
+# Run it with "gateway serve -config FILE". For a real MX start from
+# config.toml.example, which documents every key.
 local_domains = ["*"]
 
 [[listener]]
@@ -38,6 +59,5 @@ downstream = "maildir:%s"
 name = %q
 password_hash = %q
 addresses = ["%s@client-lab.net"]   # the sender the banner's swaks line uses
-`, LabMXAddress, LabSubmissionAddress, LabMaildir, LabUser, passwordHash, LabUser)
-	return Parse([]byte(doc), "embedded default")
+`, mx, submission, LabMaildir, LabUser, passwordHash, LabUser)
 }

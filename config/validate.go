@@ -30,8 +30,14 @@ func (c *Config) Validate() error {
 type validator struct{ errs []error }
 
 func (v *validator) addf(key, format string, args ...any) {
-	v.errs = append(v.errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	v.errs = append(v.errs, &keyError{key: key, msg: fmt.Sprintf(format, args...)})
 }
+
+// keyError is one problem with the value of key (a key path such as
+// "listener[1].address"); Parse uses the key to find the line.
+type keyError struct{ key, msg string }
+
+func (e *keyError) Error() string { return e.key + ": " + e.msg }
 
 func (c *Config) validateTop(v *validator) {
 	if !IsDomain(c.Hostname) {
@@ -211,6 +217,9 @@ func CheckDownstream(s string) error {
 			return fmt.Errorf("%q: %v", s, err)
 		}
 		return nil
+	}
+	if !strings.Contains(s, "://") && checkHostPort(s) == nil {
+		return fmt.Errorf("%q: unknown scheme; %s: did you mean \"smtp://%s\"?", s, want, s)
 	}
 	return fmt.Errorf("%q: unknown scheme; %s", s, want)
 }

@@ -17,9 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"gateway/internal/dnstest"
 	"gateway/internal/e2etest"
 
 	"gateway/internal/testcert"
+
+	"github.com/miekg/dns"
 )
 
 // peerCN connects to an implicit-TLS listener and returns the
@@ -112,5 +115,111 @@ func TestReloadCertificatesAndUsers(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the old session's message did not arrive")
+	}
+}
+
+// Issue 16: a reload compares the restart-only settings with what runs,
+// not with the file loaded last. Changing a listener warns; reverting it
+// is silent (the old code warned again, as if the revert were a change);
+// a change of hostname warns on every reload until the restart.
+func TestReloadComparesWithRunning(t *testing.T) {
+	dns := startDNS(t)
+	mx, extra := e2etest.FreeAddr(t, "127.0.0.1"), e2etest.FreeAddr(t, "127.0.0.1")
+	maildir := filepath.Join(t.TempDir(), "maildir")
+	file := func(hostname, listeners string) string {
+		return fmt.Sprintf("hostname = %q\nlocal_domains = [\"example.com\"]\n[dns]\nservers = [%q]\n"+
+			"[[listener]]\nname = \"mx\"\naddress = %q\n%s[relay]\ndownstream = \"maildir:%s\"\n",
+			hostname, dns, mx, listeners, maildir)
+	}
+	original := file(gwHost, "")
+	g := e2etest.StartGateway(t, original, mx)
+	const warning = "that takes effect at the next restart"
+	reload := func(text string, n int) string {
+		t.Helper()
+		if err := os.WriteFile(g.ConfigPath(), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitLogCount(t, g, "msg=reloaded", n)
+		// The warnings of reload n are logged before its "reloaded" line.
+		logs := g.Logs()
+		return logs[:nthIndex(logs, "msg=reloaded", n)]
+	}
+
+	logs := reload(file(gwHost, fmt.Sprintf("[[listener]]\nname = \"extra\"\naddress = %q\n", extra)), 1)
+	if c := strings.Count(logs, warning); c != 1 || !strings.Contains(logs, "[[listener]] changed") {
+		t.Fatalf("adding a listener: %d restart warnings, want 1 naming [[listener]]:\n%s", c, logs)
+	}
+	logs = reload(original, 2)
+	if c := strings.Count(logs, warning); c != 1 {
+		t.Errorf("reverting to what runs: %d restart warnings in all, want still 1:\n%s", c, logs)
+	}
+	logs = reload(file("mx2.example.com", ""), 3)
+	if c := strings.Count(logs, "hostname changed; "+warning); c != 1 {
+		t.Errorf("changing hostname: %d hostname warnings, want 1:\n%s", c, logs)
+	}
+	logs = reload(file("mx2.example.com", "")+"[limits]\nmax_errors = 5\n", 4)
+	if c := strings.Count(logs, "hostname changed; "+warning); c != 2 {
+		t.Errorf("a reload while hostname still differs from what runs: %d hostname warnings, want 2:\n%s", c, logs)
+	}
+	if r := e2etest.DialRaw(t, mx, ""); !strings.Contains(r.Greeting.String(), gwHost) {
+		t.Errorf("greeting after the reloads %q, want the hostname it started with", r.Greeting)
+	}
+}
+
+// waitLogCount polls the gateway's output until substr occurs n times.
+func waitLogCount(t *testing.T, g *e2etest.Gateway, substr string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(g.Logs(), substr) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q does not occur %d times after 10s:\n%s", substr, n, g.Logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// nthIndex returns the index of the n-th (from 1) occurrence of substr.
+func nthIndex(s, substr string, n int) int {
+	at := -1
+	for i := 0; i < n; i++ {
+		j := strings.Index(s[at+1:], substr)
+		if j < 0 {
+			return -1
+		}
+		at += j + 1
+	}
+	return at
+}
+
+// serve -dns SERVERS overrides [dns] servers, on every reload too: the old
+// code re-read the file alone and went back to its servers after SIGHUP.
+func TestReloadKeepsDNSFlag(t *testing.T) {
+	flagDNS, fileDNS := dnstest.Start(t), dnstest.Start(t)
+	mx := e2etest.FreeAddr(t, "127.0.0.1")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.toml")
+	text := fmt.Sprintf("hostname = %q\nlocal_domains = [\"example.com\"]\n[dns]\nservers = [%q]\ntimeout = \"1s\"\n"+
+		"[[listener]]\nname = \"mx\"\naddress = %q\n[relay]\ndownstream = \"maildir:%s\"\n",
+		gwHost, fileDNS.Addr(), mx, filepath.Join(dir, "maildir"))
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := e2etest.StartGatewayArgs(t, []string{"serve", "-config", path, "-dns", flagDNS.Addr()}, mx)
+	if err := g.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	g.WaitLog(t, "msg=reloaded", 10*time.Second)
+	const name = "probe-after-reload.sender-e2e.net"
+	r := e2etest.DialRaw(t, mx, "")
+	r.Cmd(t, "EHLO "+name)
+	r.Cmd(t, "MAIL FROM:<a@sender-e2e.net>") // the HELO checks run by here
+	if n := fileDNS.Queries(name, dns.TypeA) + fileDNS.Queries(name, dns.TypeAAAA); n != 0 {
+		t.Errorf("after SIGHUP the file's DNS server got %d queries for %s; -dns was dropped", n, name)
+	}
+	if n := flagDNS.Queries(name, dns.TypeA) + flagDNS.Queries(name, dns.TypeAAAA); n == 0 {
+		t.Errorf("after SIGHUP the -dns server got no query for %s", name)
 	}
 }

@@ -3,12 +3,15 @@
 // policy and SMTP AUTH, and relays accepted mail downstream without a queue
 // of its own.
 //
-//	gateway [serve] [-config FILE]       run (without -config: the embedded lab default)
-//	gateway check-config -config FILE    validate and print the effective configuration
+//	gateway [serve] [-config FILE | -mx ADDRESS -submission ADDRESS] [-dns SERVERS]
+//	                                     run (without -config: the embedded lab default)
+//	gateway check-config [-config FILE]  validate and print the effective configuration
+//	                                     (without -config: print the embedded default as a file)
 //	gateway check-helo [-config FILE] [-ip ADDRESS] [-json] [-auth] [-helo] [-dns SERVERS] NAME
 //	gateway helo-report [-profile NAME] [-json] [-top N] [LOGFILE...]
 //	gateway hash-password [-algorithm bcrypt|argon2id]
 //	gateway version
+//	gateway help                         list the commands (also -h, --help)
 package main
 
 import (
@@ -26,6 +29,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	verb := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		verb, args = args[0], args[1:]
+	} else if len(args) > 0 && isHelpFlag(args[0]) {
+		// "gateway -h" asks about the command, not only about serve
+		// ("gateway serve -h" lists serve's flags).
+		verb = "help"
 	}
 	switch verb {
 	case "serve":
@@ -41,7 +48,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
-	case "help", "-h", "--help":
+	case "help":
 		usage(stdout)
 		return 0
 	}
@@ -50,13 +57,25 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 2
 }
 
+func isHelpFlag(s string) bool {
+	switch s {
+	case "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
-  gateway [serve] [-config FILE] [-dns SERVERS]
+  gateway [serve] [-config FILE | -mx ADDRESS -submission ADDRESS] [-dns SERVERS]
         Run the gateway. Without -config it runs the embedded lab default:
-        loopback only, mail for any recipient into ./maildir.
-  gateway check-config -config FILE
-        Validate FILE and print the effective configuration (secrets masked).
+        loopback only, mail for any recipient into ./maildir, listening on
+        127.0.0.1:2525 (mx) and 127.0.0.1:2587 (submission), or on the
+        loopback addresses -mx and -submission give.
+  gateway check-config [-config FILE]
+        Validate FILE and print the effective configuration (secrets masked);
+        every problem is listed at once. Without -config print the embedded
+        default as a file to start from (-mx and -submission as for serve).
   gateway check-helo [-config FILE] [-ip ADDRESS] [-json] [-auth] [-helo] [-dns SERVERS] NAME
         Run every HELO check on NAME exactly as the server would and explain
         the result. Exit status 0: accepted, 1: refused.
@@ -69,5 +88,7 @@ func usage(w io.Writer) {
         Read a password from standard input and print a hash for the config.
   gateway version
         Print the version.
+  gateway help
+        Print this list (also gateway -h). "gateway VERB -h" lists a command's flags.
 `)
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"reflect"
@@ -37,8 +38,13 @@ type server struct {
 	gate       *listener.Gate
 	listeners  []*listener.Listener
 	lconfs     []config.Listener // what each of listeners was started with
-	servers    []*smtp.Server
-	metrics    *metricsServer
+	// started is the configuration the gateway started with: what its
+	// restart-only settings (listeners, hostname, ...) still are, however
+	// many reloads came since.
+	started *config.Config
+	dnsFlag string // -dns, applied again on every reload
+	servers []*smtp.Server
+	metrics *metricsServer
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -46,18 +52,29 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (default: the embedded lab configuration)")
 	dnsFlag := fs.String("dns", "", "DNS servers to use instead of [dns] servers, comma-separated (e.g. 127.0.0.1:53)")
+	var lab labAddrs
+	lab.flags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: gateway [serve] [-config FILE | -mx ADDRESS -submission ADDRESS] [-dns SERVERS]")
+		fs.PrintDefaults()
+		fmt.Fprintln(fs.Output(), "The other commands: gateway help")
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if err := lab.check(*configPath); err != nil {
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 2
+	}
 
-	cfg, labPass, err := loadConfig(*configPath, *dnsFlag)
+	cfg, labPass, err := loadConfigLab(*configPath, *dnsFlag, lab)
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway: %s\n", config.MaskURLPasswords(err.Error()))
 		return 1
 	}
 	log := newLogger(cfg.Log, stderr)
 
-	s := &server{log: log, configPath: *configPath}
+	s := &server{log: log, configPath: *configPath, started: cfg, dnsFlag: *dnsFlag}
 	rt, err := build(cfg, buildOptions{observe: s.relayEvent, log: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway: configuration problems:\n%s\n", config.MaskURLPasswords(err.Error()))
@@ -89,8 +106,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 // (with its generated password) when path is "", and applies the -dns
 // flag's servers.
 func loadConfig(path, dnsServers string) (cfg *config.Config, labPass string, err error) {
+	return loadConfigLab(path, dnsServers, labAddrs{})
+}
+
+// loadConfigLab is loadConfig with the lab default's listeners on lab's
+// addresses.
+func loadConfigLab(path, dnsServers string, lab labAddrs) (cfg *config.Config, labPass string, err error) {
 	if path == "" {
-		cfg, labPass, err = labConfig()
+		cfg, labPass, err = labConfig(lab)
 	} else {
 		cfg, err = config.Load(path)
 	}
@@ -103,19 +126,55 @@ func loadConfig(path, dnsServers string) (cfg *config.Config, labPass string, er
 	return cfg, labPass, nil
 }
 
-// labConfig is the embedded default with a password generated for this run.
-func labConfig() (*config.Config, string, error) {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, "", err
+// labAddrs are the -mx and -submission flags: the embedded default's
+// listener addresses ("" for its own).
+type labAddrs struct{ mx, submission string }
+
+func (l *labAddrs) flags(fs *flag.FlagSet) {
+	fs.StringVar(&l.mx, "mx", "", "address of the embedded default's mx listener, a loopback host:port (default "+config.LabMXAddress+"); not with -config")
+	fs.StringVar(&l.submission, "submission", "", "address of the embedded default's submission listener, a loopback host:port (default "+config.LabSubmissionAddress+"); not with -config")
+}
+
+// check refuses the flags with a file (the file alone says where a
+// configured gateway listens: check-config checks what serve runs, and a
+// reload re-reads the same listeners) and on addresses other than
+// loopback (the lab accepts mail for every domain).
+func (l labAddrs) check(configPath string) error {
+	for _, f := range []struct{ name, addr string }{{"mx", l.mx}, {"submission", l.submission}} {
+		if f.addr == "" {
+			continue
+		}
+		if configPath != "" {
+			return fmt.Errorf("-%s sets an address of the embedded default and does not go with -config; write the address in %s", f.name, configPath)
+		}
+		host, port, err := net.SplitHostPort(f.addr)
+		a, aerr := netip.ParseAddr(host)
+		if err != nil || port == "" || aerr != nil || !a.IsLoopback() {
+			return fmt.Errorf("-%s %q: the embedded default listens on loopback addresses only, e.g. 127.0.0.1:2525 (it accepts mail for every domain); for other addresses write a configuration file (\"gateway check-config\" prints this one to start from)", f.name, f.addr)
+		}
 	}
-	pass := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-	hash, err := auth.HashPassword(pass, "bcrypt")
+	return nil
+}
+
+// labConfig is the embedded default with a password generated for this run.
+func labConfig(lab labAddrs) (*config.Config, string, error) {
+	pass, hash, err := labPassword()
 	if err != nil {
 		return nil, "", err
 	}
-	cfg, err := config.Embedded(hash)
+	cfg, err := config.EmbeddedAt(hash, lab.mx, lab.submission)
 	return cfg, pass, err
+}
+
+// labPassword generates the lab user's password and its hash.
+func labPassword() (pass, hash string, err error) {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", err
+	}
+	pass = strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	hash, err = auth.HashPassword(pass, "bcrypt")
+	return pass, hash, err
 }
 
 // start opens every listener; any failure stops the start.
@@ -223,14 +282,15 @@ func (s *server) wait() int {
 // reload re-reads the configuration; an invalid one is logged and the old
 // one stays in force. Sessions already running keep their settings; new
 // ones get the new, [limits] included. Listeners, hostname, log settings,
-// the metrics address, max_message_bytes and max_recipients need a restart
-// (a reload that changes them says so).
+// the metrics address and pprof, max_message_bytes and max_recipients need
+// a restart: a reload whose file differs from what runs in them says so
+// (compared with the start, so reverting a change is silent again).
 func (s *server) reload() {
 	if s.configPath == "" {
 		s.log.Warn("reload: running the embedded default, nothing to reload")
 		return
 	}
-	cfg, err := config.Load(s.configPath)
+	cfg, _, err := loadConfig(s.configPath, s.dnsFlag)
 	if err == nil {
 		var rt *gwRuntime
 		rt, err = build(cfg, buildOptions{reuse: s.current.Load(), observe: s.relayEvent, log: s.log})
@@ -252,7 +312,7 @@ func (s *server) reload() {
 			for _, w := range rt.warnings {
 				s.log.Warn(w)
 			}
-			for _, k := range restartOnly(old.cfg, cfg) {
+			for _, k := range restartOnly(s.started, cfg) {
 				s.log.Warn("reload: " + k + " changed; that takes effect at the next restart")
 			}
 			s.log.Info("reloaded", "config", s.configPath)
@@ -281,9 +341,9 @@ func (s *server) applyLimits(cfg *config.Config) {
 	}
 }
 
-// restartOnly names the settings that differ between old and cfg but are
-// fixed while the gateway runs, so that a reload says so instead of
-// pretending they changed.
+// restartOnly names the settings that differ between old (what runs) and
+// cfg but are fixed while the gateway runs, so that a reload says so
+// instead of pretending they changed.
 func restartOnly(old, cfg *config.Config) []string {
 	var out []string
 	if !reflect.DeepEqual(old.Listeners, cfg.Listeners) {
@@ -298,6 +358,7 @@ func restartOnly(old, cfg *config.Config) []string {
 		{"limits.max_recipients", old.Limits.MaxRecipients, cfg.Limits.MaxRecipients},
 		{"log", old.Log, cfg.Log},
 		{"metrics.address", old.Metrics.Address, cfg.Metrics.Address},
+		{"metrics.pprof", old.Metrics.Pprof, cfg.Metrics.Pprof},
 	} {
 		if d.old != d.new {
 			out = append(out, d.key)

@@ -6,7 +6,8 @@
 // It owns:
 //   - Require: skip a test, naming the Debian package to install, when a tool
 //     is missing; fail instead when GATEWAY_E2E=1 (CI), so a broken CI image
-//     cannot pass by skipping everything.
+//     cannot pass by skipping everything. Main prints one line saying how
+//     many tests Require skipped and why, visible without -v.
 //   - Postfix: a private Postfix instance per call, with its own config,
 //     queue, data and log under t.TempDir(), smtpd on 127.0.0.1:PORT only,
 //     delivering every accepted message for its domains into a Maildir

@@ -106,12 +106,15 @@ func moduleRoot(dir string) (string, error) {
 	}
 }
 
-// Main runs the tests and removes the gateway binary BuildGateway built. Use
-// it from TestMain, or the binary stays in $TMPDIR:
+// Main runs the tests, removes the gateway binary BuildGateway built and,
+// when Require skipped tests, prints one line saying how many and what is
+// missing, visible without -v (see echoToGo). Use it from TestMain, or the
+// binary stays in $TMPDIR:
 //
 //	func TestMain(m *testing.M) { os.Exit(e2etest.Main(m)) }
 func Main(m *testing.M) int {
 	code := m.Run()
+	notifySkips()
 	if build.dir != "" {
 		_ = os.RemoveAll(build.dir)
 	}

@@ -43,7 +43,8 @@ func lookupTool(name string) (tool, bool) {
 }
 
 // Require skips t, with a message naming what to install, when one of tools
-// is missing from PATH; when GATEWAY_E2E=1 it fails t instead. Tools are
+// is missing from PATH (Main counts the skips and prints one line naming
+// what was missing); when GATEWAY_E2E=1 it fails t instead. Tools are
 // "postfix", "swaks", "python3", "curl", "fail2ban-regex",
 // "docker-compose" and "systemd" (systemd-analyze, systemd-sysusers,
 // setpriv). "postfix" also requires running as root and Postfix ≥
@@ -63,6 +64,7 @@ func Require(t testing.TB, tools ...string) {
 	if os.Getenv(EnvE2E) == "1" {
 		t.Fatalf("%s (%s=1, so missing tools fail the test)", msg, EnvE2E)
 	}
+	recordSkip(msg)
 	t.Skip(msg)
 }
 
