@@ -396,6 +396,9 @@ func TestUserOwnsDelegated(t *testing.T) {
 		{name: "other address", user: "bob@example.com", from: "eve@example.com", want: false},
 		{name: "local part case ignored", user: "alice@lab.test", from: "ALICE@LAB.TEST", want: true},
 		{name: "bare name", user: "bob", from: "bob@example.com", want: false},
+		{name: "IDN domain as U-label and A-label", user: "ana@bücher.example", from: "ana@xn--bcher-kva.example", want: true},
+		{name: "IDN domain in upper case", user: "ana@xn--bcher-kva.example", from: "ana@BÜCHER.example", want: true},
+		{name: "Cyrillic look-alike stays foreign", user: "ana@example.com", from: "ana@ex\u0430mple.com", want: false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"gateway/address"
 )
 
 // ErrInvalidCredentials means the user name or the password is wrong (or
@@ -80,11 +82,26 @@ func (u User) Owns(address string) bool {
 	}
 	for _, a := range allowed {
 		l, d, ok := splitAddress(a)
-		if ok && (l == "" || strings.EqualFold(l, local)) && strings.EqualFold(d, domain) {
+		if ok && (l == "" || strings.EqualFold(l, local)) && sameDomain(d, domain) {
 			return true
 		}
 	}
 	return false
+}
+
+// sameDomain compares domains in their normalised form (IDNA A-labels,
+// lower case): bücher.example is xn--bcher-kva.example. A domain that
+// does not normalise matches nothing.
+func sameDomain(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	na, err := address.NormalizeDomain(a)
+	if err != nil {
+		return false
+	}
+	nb, err := address.NormalizeDomain(b)
+	return err == nil && na == nb
 }
 
 // splitAddress splits at the last '@' (a quoted local part may contain
