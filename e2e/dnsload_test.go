@@ -42,9 +42,17 @@ func TestDNSMaxInFlight(t *testing.T) {
 
 	c := heloTalk(t, e.mx, ip, "EHLO", name)
 	stage, reply := c.refusal()
-	if stage != "mail" || !strings.HasPrefix(reply, "451-DNS lookup of ") || !strings.Contains(reply, "failed temporarily (busy)") ||
+	// The reply names the first check that failed; which lookup got the
+	// one slot (and then timed out) and which was refused for want of one
+	// (busy) is a race, so the reply says busy or timeout. What matters: a
+	// 4xx, never a 5xx, and the saturation is seen below (log, metric).
+	if stage != "mail" || !strings.HasPrefix(reply, "451-DNS lookup of ") ||
+		!(strings.Contains(reply, "failed temporarily (busy)") || strings.Contains(reply, "failed temporarily (timeout)")) ||
 		!strings.HasSuffix(reply, "\n451 4.4.3 "+eximTemp) {
-		t.Errorf("refused at %q with\n%s\nwant at MAIL with a 451 whose reason is busy", stage, reply)
+		t.Errorf("refused at %q with\n%s\nwant at MAIL with a 451 whose reason is busy or timeout", stage, reply)
+	}
+	if v := e.gw.WaitLog(t, "helo verdict", 10*time.Second); !strings.Contains(v, "temperror") || strings.Contains(v, "=fail/") {
+		t.Errorf("helo verdict under saturation: %s", v)
 	}
 	line := e.gw.WaitLog(t, "dns saturated", 10*time.Second)
 	if !strings.Contains(line, "max_in_flight=1") {
