@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"gateway/internal/errwriter"
 	"gateway/reply"
 )
 
@@ -141,7 +142,7 @@ func wireReply(ref *reply.Refusal, ehlo bool) string {
 // WriteText writes the report for a terminal: a summary, a table of the
 // checks, the replies at each command and the fix for each failure.
 func (r Report) WriteText(w io.Writer) error {
-	ew := &errWriter{w: w}
+	ew := &errwriter.Writer{W: w}
 	helo := r.HELO
 	if helo == "" {
 		helo = `""`
@@ -160,18 +161,18 @@ func (r Report) WriteText(w io.Writer) error {
 	if len(r.PTR) > 0 {
 		ptr = strings.Join(r.PTR, ", ")
 	}
-	ew.printf("HELO:     %s\n", printable(helo, maxLogName))
-	ew.printf("client:   %s (PTR %s; iprev %s)\n", r.ClientIP, ptr, r.IPRev)
+	ew.Printf("HELO:     %s\n", printable(helo, maxLogName))
+	ew.Printf("client:   %s (PTR %s; iprev %s)\n", r.ClientIP, ptr, r.IPRev)
 	if r.RefusesNothing {
-		ew.printf("profile:  %s (refuses nothing)\n", r.Profile)
+		ew.Printf("profile:  %s (refuses nothing)\n", r.Profile)
 	} else {
-		ew.printf("profile:  %s, refusing at %s\n", r.Profile, strings.ToUpper(string(r.Stage)))
+		ew.Printf("profile:  %s, refusing at %s\n", r.Profile, strings.ToUpper(string(r.Stage)))
 	}
-	ew.printf("verdict:  %s\n", verdict)
+	ew.Printf("verdict:  %s\n", verdict)
 	if r.RefusesNothing {
 		r.writeOthers(ew)
 	}
-	ew.printf("\n")
+	ew.Printf("\n")
 
 	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tRESULT\tACTION\tREASON\tEVIDENCE")
@@ -182,11 +183,11 @@ func (r Report) WriteText(w io.Writer) error {
 		return err
 	}
 
-	ew.printf("\nreplies:\n")
+	ew.Printf("\nreplies:\n")
 	for _, st := range [...]struct{ verb, text string }{
 		{r.Verb, r.Replies.HELO}, {"MAIL", r.Replies.Mail}, {"RCPT", r.Replies.Rcpt},
 	} {
-		ew.printf("  %-4s  %s\n", st.verb, strings.ReplaceAll(st.text, "\n", "\n        "))
+		ew.Printf("  %-4s  %s\n", st.verb, strings.ReplaceAll(st.text, "\n", "\n        "))
 	}
 
 	fixes := 0
@@ -195,22 +196,22 @@ func (r Report) WriteText(w io.Writer) error {
 			continue
 		}
 		if fixes == 0 {
-			ew.printf("\nto fix:\n")
+			ew.Printf("\nto fix:\n")
 		}
 		fixes++
-		ew.printf("  %s (%s): %s\n", c.Check, c.Action, c.Explanation)
+		ew.Printf("  %s (%s): %s\n", c.Check, c.Action, c.Explanation)
 	}
 	if fixes == 0 {
-		ew.printf("\nnothing to fix.\n")
+		ew.Printf("\nnothing to fix.\n")
 	}
-	return ew.err
+	return ew.Err()
 }
 
 // writeOthers lists what each other profile would do with this client,
 // for the dry run under monitor: the profiles with the same [helo.checks]
 // overrides, as if only helo.profile were changed.
-func (r Report) writeOthers(ew *errWriter) {
-	ew.printf("other profiles (same [helo.checks]):\n")
+func (r Report) writeOthers(ew *errwriter.Writer) {
+	ew.Printf("other profiles (same [helo.checks]):\n")
 	for _, name := range Profiles() {
 		if name == r.Profile {
 			continue
@@ -221,7 +222,7 @@ func (r Report) writeOthers(ew *errWriter) {
 				what = "refuse at " + strings.ToUpper(string(pr.Stage)) + ": " + strings.Join(pr.Checks, ", ")
 			}
 		}
-		ew.printf("  %-8s  %s\n", name, what)
+		ew.Printf("  %-8s  %s\n", name, what)
 	}
 }
 
@@ -230,23 +231,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// errWriter keeps the first write error so WriteText checks once.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
-}
-
-func (e *errWriter) printf(format string, args ...any) {
-	fmt.Fprintf(e, format, args...)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"gateway/internal/errwriter"
 	"gateway/heloguard"
 )
 
@@ -398,14 +399,14 @@ func topEntries(m map[string]*heloTopEntry, order []string, n int) []heloTopEntr
 // writeText prints the report for a terminal. Names from the log are
 // printed with unprintable bytes escaped: a HELO name is the client's.
 func (r heloReportOut) writeText(w io.Writer) error {
-	ew := &errWriter{w: w}
-	ew.printf("%d sessions with a helo verdict (%d verdict lines)", r.Sessions, r.Verdicts)
+	ew := &errwriter.Writer{W: w}
+	ew.Printf("%d sessions with a helo verdict (%d verdict lines)", r.Sessions, r.Verdicts)
 	if r.From != "" {
-		ew.printf(", %s to %s", r.From, r.To)
+		ew.Printf(", %s to %s", r.From, r.To)
 	}
-	ew.printf("\n")
+	ew.Printf("\n")
 	for _, p := range r.Profiles {
-		ew.printf("\nprofile %s: %d of %d sessions would have been refused\n", p.Profile, p.Refused, r.Sessions)
+		ew.Printf("\nprofile %s: %d of %d sessions would have been refused\n", p.Profile, p.Refused, r.Sessions)
 		if p.Refused == 0 {
 			continue
 		}
@@ -415,24 +416,24 @@ func (r heloReportOut) writeText(w io.Writer) error {
 			fmt.Fprintf(tw, "  %s\t%d\n", c.Check, c.Sessions)
 		}
 		tw.Flush()
-		ew.printf("  top clients:\n")
+		ew.Printf("  top clients:\n")
 		writeEntries(ew, p.Clients, "HELO")
-		ew.printf("  top HELO names:\n")
+		ew.Printf("  top HELO names:\n")
 		writeEntries(ew, p.HELONames, "from")
 	}
-	return ew.err
+	return ew.Err()
 }
 
-func writeEntries(ew *errWriter, list []heloTopEntry, seenLabel string) {
+func writeEntries(ew *errwriter.Writer, list []heloTopEntry, seenLabel string) {
 	for _, e := range list {
 		seen := make([]string, len(e.Seen))
 		for i, s := range e.Seen {
 			seen[i] = safeText(s)
 		}
-		ew.printf("    %s  %d sessions  %s: %s  checks: %s\n", safeText(e.Name), e.Sessions, seenLabel,
+		ew.Printf("    %s  %d sessions  %s: %s  checks: %s\n", safeText(e.Name), e.Sessions, seenLabel,
 			strings.Join(seen, ", "), strings.Join(e.Checks, ","))
 		for _, f := range e.Fixes {
-			ew.printf("      fix %s: %s\n", f.Check, safeText(f.Fix))
+			ew.Printf("      fix %s: %s\n", f.Check, safeText(f.Fix))
 		}
 	}
 }
@@ -450,23 +451,4 @@ func safeText(s string) string {
 		}
 	}
 	return s
-}
-
-// errWriter keeps the first write error.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
-}
-
-func (e *errWriter) printf(format string, args ...any) {
-	fmt.Fprintf(e, format, args...)
 }
