@@ -12,8 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"gateway/internal/errwriter"
 	"gateway/heloguard"
+	"gateway/internal/errwriter"
 )
 
 // Exit status of helo-report.
