@@ -93,13 +93,19 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		MaxPerIP:   cfg.Limits.MaxConnectionsPerIP,
 		RatePerMin: cfg.Limits.ConnectionsPerMin,
 	}
+	// Subscribe before the first listener opens: a SIGHUP that arrives
+	// once "listening" is logged (systemd's ExecReload, a test) must
+	// reload, not end the process with Go's default action.
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sig)
 	if err := s.start(cfg); err != nil {
 		log.Error("cannot start", "err", err)
 		s.stopListeners()
 		return 1
 	}
 	banner(stdout, cfg, labPass)
-	return s.wait()
+	return s.wait(sig)
 }
 
 // loadConfig reads the file at path, or makes the embedded lab default
@@ -263,10 +269,7 @@ func (s *server) tlsConfig() *tls.Config {
 
 // wait serves until SIGTERM/SIGINT (drain, then exit 0) and reloads on
 // SIGHUP.
-func (s *server) wait() int {
-	sig := make(chan os.Signal, 4)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sig)
+func (s *server) wait(sig <-chan os.Signal) int {
 	for v := range sig {
 		if v == syscall.SIGHUP {
 			s.reload()
