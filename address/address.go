@@ -66,10 +66,7 @@ func (a Address) String() string {
 // It returns the address and the first refused form found ("" if none).
 func Check(path, raw string, allow Allow) (Address, Trick) {
 	raw = strings.TrimSpace(raw)
-	inner := raw
-	if strings.HasPrefix(inner, "<") {
-		inner = inner[1:]
-	}
+	inner := strings.TrimPrefix(raw, "<")
 	var a Address
 	if !utf8.ValidString(path) {
 		// RFC 6531 §3.3: a non-ASCII mailbox is UTF-8.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"gateway/address"
+	"github.com/smtpgateway/gateway/address"
 )
 
 // ErrInvalidCredentials means the user name or the password is wrong (or

@@ -7,8 +7,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"gateway/auth"
-	"gateway/reply"
+	"github.com/smtpgateway/gateway/auth"
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // AuthMechanisms lists what EHLO advertises: nothing before TLS (RFC 4954

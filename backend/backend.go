@@ -9,7 +9,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"gateway/listener"
+	"github.com/smtpgateway/gateway/listener"
 )
 
 // verdictTimeout bounds one HELO evaluation, DNS lookups included.

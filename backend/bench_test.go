@@ -3,7 +3,7 @@ package backend_test
 import (
 	"testing"
 
-	"gateway/heloguard"
+	"github.com/smtpgateway/gateway/heloguard"
 )
 
 // BenchmarkSessionRelay measures one whole SMTP session through the guard,

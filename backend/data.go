@@ -11,10 +11,10 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"gateway/heloguard"
-	"gateway/message"
-	"gateway/relay"
-	"gateway/reply"
+	"github.com/smtpgateway/gateway/heloguard"
+	"github.com/smtpgateway/gateway/message"
+	"github.com/smtpgateway/gateway/relay"
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // Data streams the message to the downstream and answers with the

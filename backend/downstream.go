@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gateway/relay"
+	"github.com/smtpgateway/gateway/relay"
 )
 
 // downstreamHealth remembers which downstreams are failing, so that an

@@ -1,17 +1,16 @@
 package backend
 
 import (
-	"context"
 	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"gateway/address"
-	"gateway/auth"
-	"gateway/heloguard"
-	"gateway/message"
-	"gateway/relay"
+	"github.com/smtpgateway/gateway/address"
+	"github.com/smtpgateway/gateway/auth"
+	"github.com/smtpgateway/gateway/heloguard"
+	"github.com/smtpgateway/gateway/message"
+	"github.com/smtpgateway/gateway/relay"
 )
 
 // Env is everything sessions need that the configuration decides. main
@@ -126,9 +125,4 @@ func (e *Env) trusted(ip netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// verdictTimeout bounds one HELO evaluation, DNS included.
-func (e *Env) verdictContext(parent context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(parent, verdictTimeout)
 }

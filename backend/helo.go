@@ -6,10 +6,10 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"gateway/heloguard"
-	"gateway/listener"
-	"gateway/reply"
-	"gateway/resolver"
+	"github.com/smtpgateway/gateway/heloguard"
+	"github.com/smtpgateway/gateway/listener"
+	"github.com/smtpgateway/gateway/reply"
+	"github.com/smtpgateway/gateway/resolver"
 )
 
 // pendingVerdict is a HELO verdict being computed. DNS checks take time, so

@@ -3,12 +3,11 @@ package backend
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 
 	"github.com/emersion/go-smtp"
 
-	"gateway/reply"
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // refuse logs one line that tells the operator the whole story and turns
@@ -121,8 +120,3 @@ func refusalf(code int, enh [3]int, check, format string, args ...any) *reply.Re
 	}
 	return &reply.Refusal{Code: code, Enhanced: enh, Check: check, Text: fmt.Sprintf(format, args...)}
 }
-
-// logAttrs is a small helper for optional attributes.
-func logAttrs(kv ...any) []any { return kv }
-
-var _ = slog.String

@@ -11,11 +11,11 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"gateway/backend"
-	"gateway/heloguard"
-	"gateway/listener"
-	"gateway/message"
-	"gateway/relay"
+	"github.com/smtpgateway/gateway/backend"
+	"github.com/smtpgateway/gateway/heloguard"
+	"github.com/smtpgateway/gateway/listener"
+	"github.com/smtpgateway/gateway/message"
+	"github.com/smtpgateway/gateway/relay"
 )
 
 // The end-to-end relay benchmark of BENCHMARKS.md: a go-smtp client sends

@@ -12,12 +12,12 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"gateway/address"
-	"gateway/heloguard"
-	"gateway/listener"
-	"gateway/relay"
-	"gateway/reply"
-	"gateway/resolver"
+	"github.com/smtpgateway/gateway/address"
+	"github.com/smtpgateway/gateway/heloguard"
+	"github.com/smtpgateway/gateway/listener"
+	"github.com/smtpgateway/gateway/relay"
+	"github.com/smtpgateway/gateway/reply"
+	"github.com/smtpgateway/gateway/resolver"
 )
 
 // Session is one client's SMTP session, from the first HELO/EHLO until the

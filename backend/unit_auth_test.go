@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"gateway/auth"
+	"github.com/smtpgateway/gateway/auth"
 )
 
 const (

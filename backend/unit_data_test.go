@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"gateway/listener"
-	"gateway/message"
-	"gateway/relay"
+	"github.com/smtpgateway/gateway/listener"
+	"github.com/smtpgateway/gateway/message"
+	"github.com/smtpgateway/gateway/relay"
 )
 
 // open greets and opens a transaction to bob@local-one.net.

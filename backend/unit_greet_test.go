@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"gateway/heloguard"
-	"gateway/listener"
+	"github.com/smtpgateway/gateway/heloguard"
+	"github.com/smtpgateway/gateway/listener"
 )
 
 // slowDNS is a heloguard.Resolver whose answers wait for release (or for

@@ -24,15 +24,15 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"gateway/auth"
-	"gateway/backend"
-	"gateway/heloguard"
-	"gateway/listener"
-	"gateway/relay"
+	"github.com/smtpgateway/gateway/auth"
+	"github.com/smtpgateway/gateway/backend"
+	"github.com/smtpgateway/gateway/heloguard"
+	"github.com/smtpgateway/gateway/listener"
+	"github.com/smtpgateway/gateway/relay"
 
-	"gateway/internal/testcert"
+	"github.com/smtpgateway/gateway/internal/testcert"
 
-	"gateway/internal/syncbuf"
+	"github.com/smtpgateway/gateway/internal/syncbuf"
 )
 
 const (

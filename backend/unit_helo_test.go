@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"gateway/heloguard"
+	"github.com/smtpgateway/gateway/heloguard"
 )
 
 const cpanelRefusal = "Access denied - Invalid HELO name (See RFC2821 4.1.1.1)"

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"gateway/relay"
+	"github.com/smtpgateway/gateway/relay"
 )
 
 // logLines returns the log lines containing every one of subs.

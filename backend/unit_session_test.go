@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"gateway/address"
-	"gateway/backend"
-	"gateway/relay"
+	"github.com/smtpgateway/gateway/address"
+	"github.com/smtpgateway/gateway/backend"
+	"github.com/smtpgateway/gateway/relay"
 )
 
 // A stranger on an MX may send to the local domains and nowhere else.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"gateway/relay"
+	"github.com/smtpgateway/gateway/relay"
 )
 
 // SMTPUTF8 and DSN are advertised exactly while the downstream offers them

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gateway/address"
+	"github.com/smtpgateway/gateway/address"
 )
 
 // Validate checks every value and returns all problems at once, each

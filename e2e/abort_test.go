@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
 // cutClient is a bare SMTP client that keeps hold of its TCP connection,

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
 func writeConfig(t *testing.T, text string) string {

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
 // The message a client sends; the gateway may only add header fields on top.
@@ -228,9 +228,9 @@ func TestConcurrentClientsExactlyOnce(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	msgs := e.postfix.WaitMessages(t, n, 30*time.Second)
+	e.postfix.WaitMessages(t, n, 30*time.Second)
 	time.Sleep(500 * time.Millisecond)
-	msgs = e.postfix.Messages(t)
+	msgs := e.postfix.Messages(t)
 	seen := map[string]int{}
 	for _, m := range msgs {
 		seen[m.Header.Get("Subject")]++

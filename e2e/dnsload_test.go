@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/dnstest"
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/dnstest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
 func TestDNSMaxInFlight(t *testing.T) {

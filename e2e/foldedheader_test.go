@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
 const foldedReply = "554 5.6.0 Error: message starts with a folded header line (a line beginning with a space or tab); send a header field first"

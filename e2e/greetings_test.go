@@ -18,8 +18,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"gateway/internal/dnstest"
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/dnstest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
 func TestEHLOFloodIsCapped(t *testing.T) {

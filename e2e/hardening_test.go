@@ -24,9 +24,9 @@ import (
 	"github.com/miekg/dns"
 	"github.com/pires/go-proxyproto"
 
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 
-	"gateway/internal/testcert"
+	"github.com/smtpgateway/gateway/internal/testcert"
 )
 
 // wantReply fails the test unless rep has code and its last line starts
@@ -246,6 +246,9 @@ func TestHardenMaxConnectionsAloneIsValid(t *testing.T) {
 	r := e2etest.DialRaw(t, e.mx, "127.0.0.2")
 	wantReply(t, "over the total", r.Greeting, 421, "4.7.0 Too many connections")
 	r.WaitClosed(t, 5*time.Second)
+	for _, h := range held {
+		wantReply(t, "a held connection", h.Cmd(t, "QUIT"), 221, "")
+	}
 }
 
 // TestHardenRates: connections and messages per minute and client address.
@@ -619,9 +622,9 @@ func TestHardenSTARTTLSInjection(t *testing.T) {
 	if !strings.Contains(line, "client_ip=127.0.0.70") || !strings.Contains(line, fmt.Sprintf("bytes=%d", len(injected))) {
 		t.Errorf("injection log line: %s", line)
 	}
-	msgs := e.postfix.WaitMessages(t, 1, 20*time.Second)
+	e.postfix.WaitMessages(t, 1, 20*time.Second)
 	time.Sleep(time.Second)
-	msgs = e.postfix.Messages(t)
+	msgs := e.postfix.Messages(t)
 	if len(msgs) != 1 || msgs[0].Header.Get("Subject") != "legit" {
 		t.Fatalf("%d messages delivered, want only the legitimate one", len(msgs))
 	}

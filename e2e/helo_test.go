@@ -20,9 +20,9 @@ import (
 
 	"github.com/miekg/dns"
 
-	"gateway/auth"
-	"gateway/internal/dnstest"
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/auth"
+	"github.com/smtpgateway/gateway/internal/dnstest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
 // The clients of the HELO tests, all on loopback.

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/dnstest"
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/dnstest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
 // heloReportJSON mirrors the JSON of `gateway helo-report -json`.

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"gateway/internal/dnstest"
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/dnstest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
 func TestMain(m *testing.M) { os.Exit(e2etest.Main(m)) }

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
 // jsonKeysOnce fails when a JSON log line has a key twice (encoding/json

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
 func TestPlaceholderWarnings(t *testing.T) {
@@ -50,7 +50,7 @@ func TestPlaceholderWarnings(t *testing.T) {
 		}
 		edited = strings.Replace(edited, r[0], r[1], 1)
 	}
-	out, errOut, code = e2etest.RunGateway(t, "check-config", "-config", writeConfig(t, edited))
+	_, errOut, code = e2etest.RunGateway(t, "check-config", "-config", writeConfig(t, edited))
 	if code != 0 || strings.Contains(errOut, "placeholder") {
 		t.Errorf("the edited example: exit %d, stderr:\n%s", code, errOut)
 	}

@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/dnstest"
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/dnstest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 
-	"gateway/internal/testcert"
+	"github.com/smtpgateway/gateway/internal/testcert"
 
 	"github.com/miekg/dns"
 )

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
 var smuggleVariants = []struct{ name, eod string }{

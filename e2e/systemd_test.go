@@ -23,8 +23,8 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/e2etest"
-	"gateway/internal/testcert"
+	"github.com/smtpgateway/gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/testcert"
 )
 
 // openDir makes a directory every user may traverse (t.TempDir's parent

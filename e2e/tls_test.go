@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/e2etest"
+	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
 // writeRSACert writes an RSA certificate for gwHost and its key (mode

@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/netip"
 
-	"gateway/reply"
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // Client is what the session knows about the client when it asks.

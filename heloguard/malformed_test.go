@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"gateway/internal/dnstest"
-	"gateway/resolver"
+	"github.com/smtpgateway/gateway/internal/dnstest"
+	"github.com/smtpgateway/gateway/resolver"
 )
 
 // Issue 12: a PTR answer that is not a valid host name made rdns a

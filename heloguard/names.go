@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"gateway/reply"
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // nameKind is what a HELO argument turned out to be.

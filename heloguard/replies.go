@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"gateway/reply"
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // Compatible reply texts: what real receivers say, so that a sender who

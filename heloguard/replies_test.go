@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"gateway/reply"
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // The exact refusal of each profile, compatible text on the last line.

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"gateway/internal/errwriter"
-	"gateway/reply"
+	"github.com/smtpgateway/gateway/internal/errwriter"
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // Report is what the check-helo command shows an operator: the verdict on

@@ -10,8 +10,8 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"gateway/internal/syncbuf"
-	"gateway/listener"
+	"github.com/smtpgateway/gateway/internal/syncbuf"
+	"github.com/smtpgateway/gateway/listener"
 )
 
 // Config.Advertise leaves extension keywords out of go-smtp's EHLO reply

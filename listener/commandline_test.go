@@ -11,8 +11,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"gateway/internal/syncbuf"
-	"gateway/listener"
+	"github.com/smtpgateway/gateway/internal/syncbuf"
+	"github.com/smtpgateway/gateway/listener"
 )
 
 // authRecorder is the recorder with AUTH PLAIN that accepts anyone.

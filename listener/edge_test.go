@@ -11,9 +11,9 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"gateway/listener"
+	"github.com/smtpgateway/gateway/listener"
 
-	"gateway/internal/syncbuf"
+	"github.com/smtpgateway/gateway/internal/syncbuf"
 )
 
 // holdBackend reads a whole message, reports it on read and then waits on

@@ -12,7 +12,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"gateway/listener"
+	"github.com/smtpgateway/gateway/listener"
 )
 
 var framing struct {

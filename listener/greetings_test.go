@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"gateway/listener"
+	"github.com/smtpgateway/gateway/listener"
 )
 
 // Issue 12, bug 4: each HELO/EHLO may start DNS checks, so a connection

@@ -15,11 +15,11 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"gateway/listener"
+	"github.com/smtpgateway/gateway/listener"
 
-	"gateway/internal/testcert"
+	"github.com/smtpgateway/gateway/internal/testcert"
 
-	"gateway/internal/syncbuf"
+	"github.com/smtpgateway/gateway/internal/syncbuf"
 )
 
 // recorder is a go-smtp backend that remembers what reached it.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"gateway/reply"
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // ErrUnavailable is wrapped by every error of this package that is not a

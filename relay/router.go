@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"gateway/address"
+	"github.com/smtpgateway/gateway/address"
 )
 
 // Route sends the mail of one domain to a target. Domain is either a

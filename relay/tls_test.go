@@ -9,7 +9,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"gateway/internal/testcert"
+	"github.com/smtpgateway/gateway/internal/testcert"
 )
 
 func TestStartTLS(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"gateway/internal/dnstest"
+	"github.com/smtpgateway/gateway/internal/dnstest"
 )
 
 // BenchmarkLookupWarm measures the cache-hit path of LookupIPAddr: two

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/dnstest"
+	"github.com/smtpgateway/gateway/internal/dnstest"
 
 	"github.com/miekg/dns"
 )

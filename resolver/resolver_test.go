@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/dnstest"
+	"github.com/smtpgateway/gateway/internal/dnstest"
 
 	"github.com/miekg/dns"
 )

@@ -58,7 +58,7 @@ func (s *slots) inFlight() int { return len(s.ch) }
 // saturated records a query refused for want of a slot and logs, at most
 // once per saturationLogEvery, how many were refused.
 func (s *slots) saturated() {
-	n := s.refused.Add(1)
+	s.refused.Add(1)
 	if s.log == nil {
 		return
 	}
@@ -70,7 +70,7 @@ func (s *slots) saturated() {
 	if !s.lastLog.CompareAndSwap(last, now) {
 		return // another caller is logging this interval
 	}
-	n = s.refused.Swap(0)
+	n := s.refused.Swap(0)
 	s.log.Warn("dns saturated", "max_in_flight", cap(s.ch), "refused", n,
 		"evidence", "queries failed as temporary errors for want of a slot; raise [dns] max_in_flight or check the resolvers' latency")
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/syncbuf"
+	"github.com/smtpgateway/gateway/internal/syncbuf"
 
 	"github.com/miekg/dns"
 )

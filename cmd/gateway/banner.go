@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"gateway/config"
+	"github.com/smtpgateway/gateway/config"
 )
 
 // banner tells a person at the terminal what is running and how to try it.

@@ -14,14 +14,14 @@ import (
 	"strings"
 	"time"
 
-	"gateway/address"
-	"gateway/auth"
-	"gateway/backend"
-	"gateway/config"
-	"gateway/heloguard"
-	"gateway/message"
-	"gateway/relay"
-	"gateway/resolver"
+	"github.com/smtpgateway/gateway/address"
+	"github.com/smtpgateway/gateway/auth"
+	"github.com/smtpgateway/gateway/backend"
+	"github.com/smtpgateway/gateway/config"
+	"github.com/smtpgateway/gateway/heloguard"
+	"github.com/smtpgateway/gateway/message"
+	"github.com/smtpgateway/gateway/relay"
+	"github.com/smtpgateway/gateway/resolver"
 )
 
 // gwRuntime is what a configuration turns into: the values every other

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gateway/config"
+	"github.com/smtpgateway/gateway/config"
 )
 
 // certs holds the listeners' certificate. A reload swaps it; handshakes in

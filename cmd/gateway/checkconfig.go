@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"gateway/config"
+	"github.com/smtpgateway/gateway/config"
 )
 
 // checkConfig validates a file as deeply as serve would (without opening

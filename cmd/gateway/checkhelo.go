@@ -9,7 +9,7 @@ import (
 	"net/netip"
 	"time"
 
-	"gateway/heloguard"
+	"github.com/smtpgateway/gateway/heloguard"
 )
 
 // checkHELO runs the HELO policy on one name exactly as the server would

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"gateway/auth"
+	"github.com/smtpgateway/gateway/auth"
 )
 
 // hashPassword reads a password (without echo on a terminal) and prints

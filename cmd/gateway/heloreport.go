@@ -12,8 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"gateway/heloguard"
-	"gateway/internal/errwriter"
+	"github.com/smtpgateway/gateway/heloguard"
+	"github.com/smtpgateway/gateway/internal/errwriter"
 )
 
 // Exit status of helo-report.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"gateway/config"
-	"gateway/heloguard"
+	"github.com/smtpgateway/gateway/config"
+	"github.com/smtpgateway/gateway/heloguard"
 )
 
 // Fix texts as heloguard words them, taken from a real evaluation so that

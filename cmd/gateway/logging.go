@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"gateway/config"
+	"github.com/smtpgateway/gateway/config"
 )
 
 // newLogger builds the process logger from [log]: text or JSON lines on

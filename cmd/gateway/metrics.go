@@ -16,10 +16,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"gateway/backend"
-	"gateway/listener"
-	"gateway/metrics"
-	"gateway/resolver"
+	"github.com/smtpgateway/gateway/backend"
+	"github.com/smtpgateway/gateway/listener"
+	"github.com/smtpgateway/gateway/metrics"
+	"github.com/smtpgateway/gateway/resolver"
 )
 
 // metricsServer serves /metrics, /healthz and /readyz on [metrics]

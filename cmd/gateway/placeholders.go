@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 
-	"gateway/config"
+	"github.com/smtpgateway/gateway/config"
 )
 
 // placeholder is a value of config.toml.example still in a configuration:

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"gateway/config"
+	"github.com/smtpgateway/gateway/config"
 )
 
 // secretFileWarnings warns about secret files that others than their

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"gateway/config"
+	"github.com/smtpgateway/gateway/config"
 )
 
 // Secret files readable by group or others are warned about, naming the

@@ -23,10 +23,10 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"gateway/auth"
-	"gateway/backend"
-	"gateway/config"
-	"gateway/listener"
+	"github.com/smtpgateway/gateway/auth"
+	"github.com/smtpgateway/gateway/backend"
+	"github.com/smtpgateway/gateway/config"
+	"github.com/smtpgateway/gateway/listener"
 )
 
 // server is the running gateway: its listeners and what they share.

@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"gateway/config"
+	"github.com/smtpgateway/gateway/config"
 )
 
 func TestRestartOnly(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"gateway/internal/syncbuf"
+	"github.com/smtpgateway/gateway/internal/syncbuf"
 )
 
 // Bounds for the gateway process.

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"gateway/internal/dnstest"
+	"github.com/smtpgateway/gateway/internal/dnstest"
 )
 
 // runDNS serves the harness's zone on a loopback address until SIGTERM or
