@@ -182,8 +182,16 @@ func serveServer(t testing.TB, srv *smtp.Server, implicitTLS bool) string {
 		srv.Serve(ln)
 	}()
 	t.Cleanup(func() {
-		srv.Close()
-		ln.Close() // Close may run before Serve has registered ln
+		// Shutdown first: go-smtp v0.26's Close clears a connection's
+		// session without the lock its handler reads it under (a data
+		// race the race detector reports); Shutdown waits for the
+		// handlers, and Close only ends what is still open after that.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			srv.Close()
+		}
+		ln.Close() // Shutdown may run before Serve has registered ln
 		<-done
 	})
 	return ln.Addr().String()
