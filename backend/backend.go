@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-
 )
 
 // verdictTimeout bounds one HELO evaluation, DNS lookups included.
@@ -108,7 +107,7 @@ func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		log:      lc.Logger(),
-		tls:      lc.TLS() != nil,
+		greetTLS: lc.TLS() != nil,
 	}
 	if err := s.greet(c.Hostname()); err != nil {
 		cancel()

@@ -42,9 +42,9 @@ func (s *Session) greet(name string) error {
 	}
 	s.helo = name
 	s.greetings = n
-	if tls := s.conn.TLS() != nil; tls != s.tls {
+	if tls := s.conn.TLS() != nil; tls != s.greetTLS {
 		// RFC 3207 §4.2: forget what the client said before TLS.
-		s.tls = tls
+		s.greetTLS = tls
 		s.user = ""
 		s.log = s.conn.Logger() // without the "user" of a pre-TLS AUTH
 		prev = ""

@@ -35,7 +35,7 @@ type Session struct {
 	helo          string
 	ehlo          bool
 	greetings     int
-	tls           bool // the connection was in TLS at the last greeting
+	greetTLS      bool // the connection was in TLS at the last greeting
 	memo          *resolver.Memo
 	verdict       *pendingVerdict
 	loggedVerdict *pendingVerdict
@@ -65,7 +65,7 @@ type transaction struct {
 // Mail opens a transaction. Nothing reaches the downstream yet: MAIL is
 // forwarded with the first recipient, so that the route is known.
 func (s *Session) Mail(from string, opts *smtp.MailOptions) error {
-	if (s.conn.TLS() != nil) != s.tls {
+	if (s.conn.TLS() != nil) != s.greetTLS {
 		return s.refuse("MAIL", refusalf(503, [3]int{5, 5, 1}, "ehlo_after_starttls",
 			"Error: send EHLO again after STARTTLS (RFC 3207 section 4.2)"))
 	}

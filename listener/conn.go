@@ -52,7 +52,7 @@ type Conn struct {
 	bdatLast  bool // the chunk being read is BDAT ... LAST
 	lines     int
 	authCont  bool // the next line answers a 334 challenge, it is no command
-	rcptArg   string // see RcptArgument
+	rcptArg   string
 
 	// Write side; same goroutine as reads (go-smtp writes replies from it).
 	whead       []byte // start of the reply line being written
