@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-
-	"github.com/smtpgateway/gateway/listener"
 )
 
 // verdictTimeout bounds one HELO evaluation, DNS lookups included.
@@ -94,9 +92,9 @@ func (b *Backend) Advertises(keyword string) bool {
 // NewSession starts a session at the client's first HELO/EHLO (go-smtp
 // calls it then, not at connect).
 func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	lc, ok := c.Conn().(*listener.Conn)
+	lc, ok := c.Conn().(Conn)
 	if !ok {
-		// Only listener.Conn carries what a session needs; refuse politely.
+		// Only the listener guard carries what a session needs; refuse politely.
 		b.log.Error("connection without the listener guard", "remote", c.Conn().RemoteAddr().String())
 		return nil, &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Internal configuration error, try again later"}
 	}
@@ -109,7 +107,7 @@ func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		log:      lc.Logger(),
-		tlsEpoch: lc.TLSEpoch(),
+		greetTLS: lc.TLS() != nil,
 	}
 	if err := s.greet(c.Hostname()); err != nil {
 		cancel()

@@ -7,7 +7,6 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/smtpgateway/gateway/heloguard"
-	"github.com/smtpgateway/gateway/listener"
 	"github.com/smtpgateway/gateway/reply"
 	"github.com/smtpgateway/gateway/resolver"
 )
@@ -43,9 +42,9 @@ func (s *Session) greet(name string) error {
 	}
 	s.helo = name
 	s.greetings = n
-	if epoch := s.conn.TLSEpoch(); epoch != s.tlsEpoch {
+	if tls := s.conn.TLS() != nil; tls != s.greetTLS {
 		// RFC 3207 §4.2: forget what the client said before TLS.
-		s.tlsEpoch = epoch
+		s.greetTLS = tls
 		s.user = ""
 		s.log = s.conn.Logger() // without the "user" of a pre-TLS AUTH
 		prev = ""
@@ -196,7 +195,7 @@ func (s *Session) currentVerdict() (heloguard.Verdict, bool) {
 // policy, an exempt client, or an action that does not refuse (go-smtp
 // refuses such a MAIL anyway; it cannot run a transaction without a
 // greeting).
-func (b *Backend) MissingGreeting(c *listener.Conn) string {
+func (b *Backend) MissingGreeting(c Conn) string {
 	env := b.env.Load()
 	if env.HELO == nil {
 		return ""

@@ -14,7 +14,6 @@ import (
 
 	"github.com/smtpgateway/gateway/address"
 	"github.com/smtpgateway/gateway/heloguard"
-	"github.com/smtpgateway/gateway/listener"
 	"github.com/smtpgateway/gateway/relay"
 	"github.com/smtpgateway/gateway/reply"
 	"github.com/smtpgateway/gateway/resolver"
@@ -27,7 +26,7 @@ import (
 type Session struct {
 	b      *Backend
 	env    *Env
-	conn   *listener.Conn
+	conn   Conn
 	sc     *smtp.Conn
 	ctx    context.Context // ends when the client is gone
 	cancel context.CancelFunc
@@ -36,7 +35,7 @@ type Session struct {
 	helo          string
 	ehlo          bool
 	greetings     int
-	tlsEpoch      int
+	greetTLS      bool // the connection was in TLS at the last greeting
 	memo          *resolver.Memo
 	verdict       *pendingVerdict
 	loggedVerdict *pendingVerdict
@@ -66,7 +65,7 @@ type transaction struct {
 // Mail opens a transaction. Nothing reaches the downstream yet: MAIL is
 // forwarded with the first recipient, so that the route is known.
 func (s *Session) Mail(from string, opts *smtp.MailOptions) error {
-	if s.conn.TLSEpoch() != s.tlsEpoch {
+	if (s.conn.TLS() != nil) != s.greetTLS {
 		return s.refuse("MAIL", refusalf(503, [3]int{5, 5, 1}, "ehlo_after_starttls",
 			"Error: send EHLO again after STARTTLS (RFC 3207 section 4.2)"))
 	}
@@ -181,7 +180,7 @@ func (s *Session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	case !tx.opts.UTF8 && !address.IsASCII(to):
 		return s.refuse("RCPT", needUTF8(to), "rcpt", to)
 	}
-	raw := rcptArgument(s.conn.LastLine())
+	raw := s.conn.RcptArgument()
 	if strings.EqualFold(to, "postmaster") {
 		// RFC 5321 §4.5.1: "postmaster" without a domain must be accepted.
 		to = s.env.postmaster()
@@ -229,14 +228,6 @@ func (s *Session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	tx.rcpts = append(tx.rcpts, addr.String())
 	s.log.Debug("rcpt", "tx", tx.id, "rcpt", reply.Clip(to), "downstream", target.Name())
 	return nil
-}
-
-// rcptArgument returns what follows "RCPT TO:" on the command line.
-func rcptArgument(line string) string {
-	if len(line) >= 8 && strings.EqualFold(line[:8], "RCPT TO:") {
-		return strings.TrimSpace(line[8:])
-	}
-	return ""
 }
 
 // downstreamError relays a downstream refusal as it was given (code,

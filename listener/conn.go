@@ -32,7 +32,6 @@ type Conn struct {
 	raw            net.Conn
 	id             string
 	client         netip.AddrPort
-	proxiedBy      netip.AddrPort
 	proxyUntrusted bool
 	local          net.Addr
 	started        time.Time
@@ -53,7 +52,7 @@ type Conn struct {
 	bdatLast  bool // the chunk being read is BDAT ... LAST
 	lines     int
 	authCont  bool // the next line answers a 334 challenge, it is no command
-	last      string
+	rcptArg   string
 
 	// Write side; same goroutine as reads (go-smtp writes replies from it).
 	whead       []byte // start of the reply line being written
@@ -66,7 +65,6 @@ type Conn struct {
 	mu            sync.Mutex
 	cur           net.Conn // raw, or the *tls.Conn over it
 	tlsState      *tls.ConnectionState
-	tlsEpoch      int
 	greetVerb     string
 	greetings     int
 	authenticated bool
@@ -89,21 +87,11 @@ func (c *Conn) ID() string { return c.id }
 // Client is the client's address: the real one, after a PROXY header.
 func (c *Conn) Client() netip.AddrPort { return c.client }
 
-// ProxiedBy is the load balancer's address when the client address came
-// from a PROXY header; invalid otherwise.
-func (c *Conn) ProxiedBy() netip.AddrPort { return c.proxiedBy }
-
 // Listener is the name of the listener the connection came in on.
 func (c *Conn) Listener() string { return c.l.cfg.Name }
 
-// Kind is the kind of the listener ("mx", "submission", "submissions").
-func (c *Conn) Kind() string { return c.l.cfg.Kind }
-
 // Logger is the connection's logger, carrying conn, listener and client_ip.
 func (c *Conn) Logger() *slog.Logger { return c.log }
-
-// Started is when the connection was accepted.
-func (c *Conn) Started() time.Time { return c.started }
 
 // TLS returns the TLS state, or nil while the connection is plaintext.
 func (c *Conn) TLS() *tls.ConnectionState {
@@ -111,17 +99,6 @@ func (c *Conn) TLS() *tls.ConnectionState {
 	defer c.mu.Unlock()
 	return c.tlsState
 }
-
-// TLSEpoch counts TLS handshakes; a change tells the session that
-// everything learnt before must be forgotten (RFC 3207 §4.2).
-func (c *Conn) TLSEpoch() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.tlsEpoch
-}
-
-// TLSAvailable reports whether the listener can do TLS at all.
-func (c *Conn) TLSAvailable() bool { return c.l.cfg.TLS != nil }
 
 // Greeting returns the verb of the last HELO/EHLO command and how many
 // greetings the client sent so far.
@@ -131,9 +108,12 @@ func (c *Conn) Greeting() (verb string, count int) {
 	return c.greetVerb, c.greetings
 }
 
-// LastLine is the last command line go-smtp was given (never a SASL
-// response), for checks that need the raw argument go-smtp normalized.
-func (c *Conn) LastLine() string { return c.last }
+// RcptArgument is what followed "RCPT TO:" on the last command line
+// go-smtp was given (never a SASL response), as the client sent it, or ""
+// when that line is no RCPT command: go-smtp hands the session the
+// address with source routes and quoting normalized away, and the
+// session's checks need them.
+func (c *Conn) RcptArgument() string { return c.rcptArg }
 
 // SetInTransaction tells the guard whether a mail transaction is open
 // (between an accepted MAIL and the end of the transaction), so that a
@@ -381,7 +361,7 @@ func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 			"evidence", fmt.Sprintf("a %d-byte command line with an unknown verb", len(text)))
 		return true, c.answer(statName(verb), "500 5.5.1 Error: command not recognized")
 	}
-	c.last = text
+	c.rcptArg = rcptArgument(text)
 	switch {
 	case strings.HasPrefix(verb, "STARTTLS"):
 		// go-smtp takes any line starting with STARTTLS as STARTTLS.
@@ -882,6 +862,14 @@ func isTimeout(err error) bool {
 // looksLikeProxy recognizes a PROXY v1 line or the v2 signature's start.
 func looksLikeProxy(line []byte) bool {
 	return bytes.HasPrefix(line, []byte("PROXY ")) || bytes.Equal(line, []byte("\r\n"))
+}
+
+// rcptArgument returns what follows "RCPT TO:" on the command line.
+func rcptArgument(line string) string {
+	if len(line) >= 8 && strings.EqualFold(line[:8], "RCPT TO:") {
+		return strings.TrimSpace(line[8:])
+	}
+	return ""
 }
 
 // bdatSize parses BDAT arguments the way go-smtp does: a size that fits

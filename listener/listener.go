@@ -358,7 +358,6 @@ func (c *Conn) readProxyHeader(trusted bool) error {
 		b, _ := br.Peek(n)
 		c.stash = append(c.stash, b...)
 	}
-	c.proxiedBy = c.client
 	if h.Command.IsLocal() {
 		// A health check of the load balancer itself (PROXY v2 LOCAL).
 		return nil
@@ -415,7 +414,6 @@ func (c *Conn) handshake() error {
 	c.mu.Lock()
 	c.cur = tc
 	c.tlsState = &st
-	c.tlsEpoch++
 	c.mu.Unlock()
 	return nil
 }

@@ -235,7 +235,7 @@ func (s *server) start(cfg *config.Config) error {
 			OnRefuse:       s.metrics.refused,
 			OnConnect:      s.metrics.connected,
 			PTR:            s.lookupPTR,
-			BeforeGreeting: be.MissingGreeting,
+			BeforeGreeting: func(c *listener.Conn) string { return be.MissingGreeting(c) },
 			Advertise:      be.Advertises,
 		})
 		srv := backend.NewServer(be, backend.ServerOptions{
