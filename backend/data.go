@@ -25,7 +25,7 @@ func (s *Session) Data(r io.Reader) error {
 	s.dataMu.Lock()
 	defer s.dataMu.Unlock()
 	tx := s.tx
-	if tx == nil || tx.rt == nil || len(tx.rcpts) == 0 {
+	if tx == nil || tx.relayTx == nil || len(tx.rcpts) == 0 {
 		return s.refuse("DATA", refusalf(503, [3]int{5, 5, 1}, "sequence", "Error: no valid recipients"))
 	}
 	prepend := s.traceHeaders(tx)
@@ -47,7 +47,7 @@ func (s *Session) Data(r io.Reader) error {
 	body := &counter{r: message.NewHeaderRewriter(filter, prepend, dropForgeable)}
 
 	start := time.Now()
-	rep, err := tx.rt.Data(s.ctx, body)
+	rep, err := tx.relayTx.Data(s.ctx, body)
 	elapsed := time.Since(start)
 	s.b.metrics.RelayDone(tx.target.Name(), outcome(err, s.ctx.Err() != nil || in.err != nil), elapsed, body.n)
 	if err != nil {

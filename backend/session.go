@@ -58,7 +58,7 @@ type transaction struct {
 	from    string
 	opts    relay.MailOptions
 	target  relay.Target
-	rt      relay.Transaction
+	relayTx relay.Transaction
 	rcpts   []string
 	started time.Time
 }
@@ -212,17 +212,17 @@ func (s *Session) Rcpt(to string, opts *smtp.RcptOptions) error {
 				"<%s>: this recipient is served by another downstream; send it again in a new transaction", to),
 				"rcpt", to, "downstream", target.Name(), "first_downstream", tx.target.Name())
 		}
-		tx.rt.Abort()
-		tx.rt, tx.target = nil, nil
+		tx.relayTx.Abort()
+		tx.relayTx, tx.target = nil, nil
 	}
-	if tx.rt == nil {
-		rt, err := target.Begin(s.ctx, tx.from, tx.opts)
+	if tx.relayTx == nil {
+		relayTx, err := target.Begin(s.ctx, tx.from, tx.opts)
 		if err != nil {
 			return s.downstreamError("RCPT", err, target, "rcpt", to)
 		}
-		tx.rt, tx.target = rt, target
+		tx.relayTx, tx.target = relayTx, target
 	}
-	if err := tx.rt.Rcpt(s.ctx, addr.String(), ropts); err != nil {
+	if err := tx.relayTx.Rcpt(s.ctx, addr.String(), ropts); err != nil {
 		return s.downstreamError("RCPT", err, target, append([]any{"rcpt", to}, s.relayHint(err, addr.Domain)...)...)
 	}
 	s.b.env.health.ok(s.b.log, target.Name())
@@ -295,8 +295,8 @@ func (s *Session) abortTx() {
 	s.dataMu.Lock()
 	defer s.dataMu.Unlock()
 	if s.tx != nil {
-		if s.tx.rt != nil {
-			s.tx.rt.Abort()
+		if s.tx.relayTx != nil {
+			s.tx.relayTx.Abort()
 		}
 		s.tx = nil
 	}
