@@ -198,7 +198,7 @@ func (s *Session) Rcpt(to string, opts *smtp.RcptOptions) error {
 			"<%s>: Recipient address rejected: %s addresses are not accepted here", to, strings.ReplaceAll(string(trick), "_", " ")), "rcpt", to)
 	}
 	ip := s.conn.Client().Addr()
-	if s.b.lis.Kind == "mx" && s.user == "" && !s.env.trusted(ip) && !s.env.isLocal(addr.Domain) {
+	if s.b.lis.mx() && s.user == "" && !s.env.trusted(ip) && !s.env.isLocal(addr.Domain) {
 		return s.refuse("RCPT", refusalf(554, [3]int{5, 7, 1}, "relay_denied", "<%s>: Relay access denied", to), "rcpt", to)
 	}
 	if err := s.heloGate(heloguard.StageRcpt, "RCPT"); err != nil {

@@ -18,11 +18,14 @@ type Config struct {
 	Metrics   Metrics    `toml:"metrics"`
 }
 
+// Kind is a listener's kind: the listener.kind key.
+type Kind string
+
 // Listener kinds.
 const (
-	KindMX          = "mx"          // mail from anyone, for local_domains only
-	KindSubmission  = "submission"  // STARTTLS, then AUTH, then any domain (RFC 6409)
-	KindSubmissions = "submissions" // implicit TLS from the first byte (RFC 8314)
+	KindMX          Kind = "mx"          // mail from anyone, for local_domains only
+	KindSubmission  Kind = "submission"  // STARTTLS, then AUTH, then any domain (RFC 6409)
+	KindSubmissions Kind = "submissions" // implicit TLS from the first byte (RFC 8314)
 )
 
 // DNS configures the resolver heloguard's checks use.
@@ -37,7 +40,7 @@ type DNS struct {
 type Listener struct {
 	Name              string   `toml:"name"`
 	Address           string   `toml:"address"`
-	Kind              string   `toml:"kind"`
+	Kind              Kind     `toml:"kind"`
 	Auth              *bool    `toml:"auth"`
 	AllowInsecureAuth bool     `toml:"allow_insecure_auth"`
 	ProxyProtocol     bool     `toml:"proxy_protocol"`

@@ -45,7 +45,7 @@ func (c *Config) applyDefaults() {
 			l.Kind = KindMX
 		}
 		if l.Name == "" {
-			l.Name = l.Kind
+			l.Name = string(l.Kind)
 		}
 	}
 

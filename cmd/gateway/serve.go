@@ -210,13 +210,13 @@ func (s *server) start(cfg *config.Config) error {
 		}
 		be := backend.New(s.env, backend.Listener{
 			Name:              lc.Name,
-			Kind:              lc.Kind,
+			Kind:              string(lc.Kind),
 			AuthEnabled:       lc.AuthEnabled(),
 			AllowInsecureAuth: lc.AllowInsecureAuth,
 		}, s.log, s.metrics.backend())
 		g := listener.New(ln, listener.Config{
 			Name:           lc.Name,
-			Kind:           lc.Kind,
+			Kind:           string(lc.Kind),
 			Hostname:       cfg.Hostname,
 			TLS:            tlsFn,
 			ImplicitTLS:    lc.Kind == config.KindSubmissions,
