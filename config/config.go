@@ -1,5 +1,7 @@
 package config
 
+import "github.com/smtpgateway/gateway/heloguard"
+
 // Config is the whole configuration file. Every field carries the TOML key
 // it is read from; config.toml.example documents each one.
 type Config struct {
@@ -137,16 +139,16 @@ func (l Limits) DataLineLimit() int {
 
 // HELO is the [helo] table: the HELO/EHLO policy (see package heloguard).
 type HELO struct {
-	Profile         string            `toml:"profile"`
-	Stage           string            `toml:"stage"`
-	TrustedNetworks []Prefix          `toml:"trusted_networks"`
-	Explain         *bool             `toml:"explain"`
-	ReservedTLDs    []string          `toml:"reserved_tlds"`
-	BigCompanies    []string          `toml:"big_companies"`
-	AllowClients    []Prefix          `toml:"allow_clients"`
-	AllowNames      []string          `toml:"allow_names"`
-	DenyNames       []string          `toml:"deny_names"`
-	Checks          map[string]string `toml:"checks"`
+	Profile         string                      `toml:"profile"`
+	Stage           heloguard.Stage             `toml:"stage"`
+	TrustedNetworks []Prefix                    `toml:"trusted_networks"`
+	Explain         *bool                       `toml:"explain"`
+	ReservedTLDs    []string                    `toml:"reserved_tlds"`
+	BigCompanies    []string                    `toml:"big_companies"`
+	AllowClients    []Prefix                    `toml:"allow_clients"`
+	AllowNames      []string                    `toml:"allow_names"`
+	DenyNames       []string                    `toml:"deny_names"`
+	Checks          map[string]heloguard.Action `toml:"checks"`
 }
 
 // ExplainEnabled reports whether refusals carry the explanatory line

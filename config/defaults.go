@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/smtpgateway/gateway/heloguard"
 )
 
 // Defaults that are not the zero value. RFC 5321 §4.5.3.2 gives the
@@ -98,7 +100,7 @@ func (c *Config) applyDefaults() {
 	}
 
 	if c.HELO.Profile == "" {
-		c.HELO.Profile = "cpanel"
+		c.HELO.Profile = heloguard.ProfileCPanel
 	}
 
 	a := &c.Auth

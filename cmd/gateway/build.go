@@ -75,8 +75,8 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 	id := identity(cfg)
 	policy, err := heloguard.NewPolicy(heloguard.Config{
 		Profile:         cfg.HELO.Profile,
-		Stage:           heloguard.Stage(cfg.HELO.Stage),
-		Checks:          actions(cfg.HELO.Checks),
+		Stage:           cfg.HELO.Stage,
+		Checks:          cfg.HELO.Checks,
 		TrustedNetworks: config.Prefixes(cfg.HELO.TrustedNetworks),
 		Explain:         cfg.HELO.ExplainEnabled(),
 		ReservedTLDs:    cfg.HELO.ReservedTLDs,
@@ -160,14 +160,6 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 		}
 	}
 	return built, nil
-}
-
-func actions(m map[string]string) map[string]heloguard.Action {
-	out := make(map[string]heloguard.Action, len(m))
-	for k, v := range m {
-		out[k] = heloguard.Action(v)
-	}
-	return out
 }
 
 func filterOptions(l config.Limits) message.FilterOptions {
