@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/smtpgateway/gateway/config"
 )
 
 // verdictTimeout bounds one HELO evaluation, DNS lookups included.
@@ -16,13 +18,17 @@ const verdictTimeout = 10 * time.Second
 // Listener describes the listener a Backend serves.
 type Listener struct {
 	Name              string
-	Kind              string // "mx", "submission", "submissions"
+	Kind              string // a config.Kind: config.KindMX, config.KindSubmission or config.KindSubmissions
 	AuthEnabled       bool
 	AllowInsecureAuth bool // lab only: AUTH without TLS
 }
 
 // submission reports whether the listener requires AUTH before MAIL.
-func (l Listener) submission() bool { return l.Kind != "mx" }
+func (l Listener) submission() bool { return !l.mx() }
+
+// mx reports whether the listener takes mail from anyone, for our
+// domains only.
+func (l Listener) mx() bool { return config.Kind(l.Kind) == config.KindMX }
 
 // Backend creates the sessions of one listener.
 type Backend struct {

@@ -25,7 +25,7 @@ func (s *Session) Data(r io.Reader) error {
 	s.dataMu.Lock()
 	defer s.dataMu.Unlock()
 	tx := s.tx
-	if tx == nil || tx.rt == nil || len(tx.rcpts) == 0 {
+	if tx == nil || tx.relayTx == nil || len(tx.rcpts) == 0 {
 		return s.refuse("DATA", refusalf(503, [3]int{5, 5, 1}, "sequence", "Error: no valid recipients"))
 	}
 	prepend := s.traceHeaders(tx)
@@ -47,7 +47,7 @@ func (s *Session) Data(r io.Reader) error {
 	body := &counter{r: message.NewHeaderRewriter(filter, prepend, dropForgeable)}
 
 	start := time.Now()
-	rep, err := tx.rt.Data(s.ctx, body)
+	rep, err := tx.relayTx.Data(s.ctx, body)
 	elapsed := time.Since(start)
 	s.b.metrics.RelayDone(tx.target.Name(), outcome(err, s.ctx.Err() != nil || in.err != nil), elapsed, body.n)
 	if err != nil {
@@ -117,8 +117,8 @@ func filterRefusal(fe *message.FilterError) *reply.Refusal {
 		return &reply.Refusal{Code: 554, Enhanced: [3]int{5, 6, 0}, Check: fe.Kind,
 			Text: "Error: message starts with a folded header line (a line beginning with a space or tab); send a header field first"}
 	}
-	what := map[string]string{"bare_lf": "bare <LF>", "bare_cr": "bare <CR>", "nul": "NUL byte"}[fe.Kind]
-	if fe.Kind == "nul" {
+	what := map[string]string{message.KindBareLF: "bare <LF>", message.KindBareCR: "bare <CR>", message.KindNUL: "NUL byte"}[fe.Kind]
+	if fe.Kind == message.KindNUL {
 		return &reply.Refusal{Code: 550, Enhanced: [3]int{5, 6, 0}, Check: fe.Kind,
 			Text:     "Error: message contains a NUL byte; NUL is not allowed in SMTP mail (RFC 5321 section 2.3.8)",
 			Evidence: fmt.Sprintf("line %d", fe.Line)}

@@ -57,7 +57,7 @@ type transaction struct {
 	from    string
 	opts    relay.MailOptions
 	target  relay.Target
-	rt      relay.Transaction
+	relayTx relay.Transaction
 	rcpts   []string
 	started time.Time
 }
@@ -197,7 +197,7 @@ func (s *Session) Rcpt(to string, opts *smtp.RcptOptions) error {
 			"<%s>: Recipient address rejected: %s addresses are not accepted here", to, strings.ReplaceAll(string(trick), "_", " ")), "rcpt", to)
 	}
 	ip := s.conn.Client().Addr()
-	if s.b.lis.Kind == "mx" && s.user == "" && !s.env.trusted(ip) && !s.env.isLocal(addr.Domain) {
+	if s.b.lis.mx() && s.user == "" && !s.env.trusted(ip) && !s.env.isLocal(addr.Domain) {
 		return s.refuse("RCPT", refusalf(554, [3]int{5, 7, 1}, "relay_denied", "<%s>: Relay access denied", to), "rcpt", to)
 	}
 	if err := s.heloGate(heloguard.StageRcpt, "RCPT"); err != nil {
@@ -211,17 +211,17 @@ func (s *Session) Rcpt(to string, opts *smtp.RcptOptions) error {
 				"<%s>: this recipient is served by another downstream; send it again in a new transaction", to),
 				"rcpt", to, "downstream", target.Name(), "first_downstream", tx.target.Name())
 		}
-		tx.rt.Abort()
-		tx.rt, tx.target = nil, nil
+		tx.relayTx.Abort()
+		tx.relayTx, tx.target = nil, nil
 	}
-	if tx.rt == nil {
-		rt, err := target.Begin(s.ctx, tx.from, tx.opts)
+	if tx.relayTx == nil {
+		relayTx, err := target.Begin(s.ctx, tx.from, tx.opts)
 		if err != nil {
 			return s.downstreamError("RCPT", err, target, "rcpt", to)
 		}
-		tx.rt, tx.target = rt, target
+		tx.relayTx, tx.target = relayTx, target
 	}
-	if err := tx.rt.Rcpt(s.ctx, addr.String(), ropts); err != nil {
+	if err := tx.relayTx.Rcpt(s.ctx, addr.String(), ropts); err != nil {
 		return s.downstreamError("RCPT", err, target, append([]any{"rcpt", to}, s.relayHint(err, addr.Domain)...)...)
 	}
 	s.b.env.health.ok(s.b.log, target.Name())
@@ -286,8 +286,8 @@ func (s *Session) abortTx() {
 	s.dataMu.Lock()
 	defer s.dataMu.Unlock()
 	if s.tx != nil {
-		if s.tx.rt != nil {
-			s.tx.rt.Abort()
+		if s.tx.relayTx != nil {
+			s.tx.relayTx.Abort()
 		}
 		s.tx = nil
 	}

@@ -1,5 +1,7 @@
 package config
 
+import "github.com/smtpgateway/gateway/heloguard"
+
 // Config is the whole configuration file. Every field carries the TOML key
 // it is read from; config.toml.example documents each one.
 type Config struct {
@@ -18,11 +20,14 @@ type Config struct {
 	Metrics   Metrics    `toml:"metrics"`
 }
 
+// Kind is a listener's kind: the listener.kind key.
+type Kind string
+
 // Listener kinds.
 const (
-	KindMX          = "mx"          // mail from anyone, for local_domains only
-	KindSubmission  = "submission"  // STARTTLS, then AUTH, then any domain (RFC 6409)
-	KindSubmissions = "submissions" // implicit TLS from the first byte (RFC 8314)
+	KindMX          Kind = "mx"          // mail from anyone, for local_domains only
+	KindSubmission  Kind = "submission"  // STARTTLS, then AUTH, then any domain (RFC 6409)
+	KindSubmissions Kind = "submissions" // implicit TLS from the first byte (RFC 8314)
 )
 
 // DNS configures the resolver heloguard's checks use.
@@ -37,7 +42,7 @@ type DNS struct {
 type Listener struct {
 	Name              string   `toml:"name"`
 	Address           string   `toml:"address"`
-	Kind              string   `toml:"kind"`
+	Kind              Kind     `toml:"kind"`
 	Auth              *bool    `toml:"auth"`
 	AllowInsecureAuth bool     `toml:"allow_insecure_auth"`
 	ProxyProtocol     bool     `toml:"proxy_protocol"`
@@ -134,16 +139,16 @@ func (l Limits) DataLineLimit() int {
 
 // HELO is the [helo] table: the HELO/EHLO policy (see package heloguard).
 type HELO struct {
-	Profile         string            `toml:"profile"`
-	Stage           string            `toml:"stage"`
-	TrustedNetworks []Prefix          `toml:"trusted_networks"`
-	Explain         *bool             `toml:"explain"`
-	ReservedTLDs    []string          `toml:"reserved_tlds"`
-	BigCompanies    []string          `toml:"big_companies"`
-	AllowClients    []Prefix          `toml:"allow_clients"`
-	AllowNames      []string          `toml:"allow_names"`
-	DenyNames       []string          `toml:"deny_names"`
-	Checks          map[string]string `toml:"checks"`
+	Profile         string                      `toml:"profile"`
+	Stage           heloguard.Stage             `toml:"stage"`
+	TrustedNetworks []Prefix                    `toml:"trusted_networks"`
+	Explain         *bool                       `toml:"explain"`
+	ReservedTLDs    []string                    `toml:"reserved_tlds"`
+	BigCompanies    []string                    `toml:"big_companies"`
+	AllowClients    []Prefix                    `toml:"allow_clients"`
+	AllowNames      []string                    `toml:"allow_names"`
+	DenyNames       []string                    `toml:"deny_names"`
+	Checks          map[string]heloguard.Action `toml:"checks"`
 }
 
 // ExplainEnabled reports whether refusals carry the explanatory line

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/smtpgateway/gateway/heloguard"
 )
 
 // Defaults that are not the zero value. RFC 5321 §4.5.3.2 gives the
@@ -45,7 +47,7 @@ func (c *Config) applyDefaults() {
 			l.Kind = KindMX
 		}
 		if l.Name == "" {
-			l.Name = l.Kind
+			l.Name = string(l.Kind)
 		}
 	}
 
@@ -98,7 +100,7 @@ func (c *Config) applyDefaults() {
 	}
 
 	if c.HELO.Profile == "" {
-		c.HELO.Profile = "cpanel"
+		c.HELO.Profile = heloguard.ProfileCPanel
 	}
 
 	a := &c.Auth

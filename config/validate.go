@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/smtpgateway/gateway/address"
+	"github.com/smtpgateway/gateway/heloguard"
 )
 
 // Validate checks every value and returns all problems at once, each
@@ -290,12 +291,12 @@ func (c *Config) validateLimits(v *validator) {
 func (c *Config) validateHELO(v *validator) {
 	h := c.HELO
 	switch h.Profile {
-	case "cpanel", "postfix", "strict", "monitor":
+	case heloguard.ProfileCPanel, heloguard.ProfilePostfix, heloguard.ProfileStrict, heloguard.ProfileMonitor:
 	default:
 		v.addf("helo.profile", "%q: want \"cpanel\", \"postfix\", \"strict\" or \"monitor\"", h.Profile)
 	}
 	switch h.Stage {
-	case "", "helo", "mail", "rcpt":
+	case "", heloguard.StageHELO, heloguard.StageMail, heloguard.StageRcpt:
 	default:
 		v.addf("helo.stage", "%q: want \"helo\", \"mail\" or \"rcpt\"", h.Stage)
 	}

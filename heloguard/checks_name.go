@@ -175,7 +175,7 @@ func (e *evaluation) literal() CheckResult {
 		return passed(CheckLiteral, "")
 	}
 	ev := e.heloEvidence() + "; client " + e.ipString()
-	if e.p.actions[cLiteral] == ActionRejectAll {
+	if e.action == ActionRejectAll {
 		return failed(CheckLiteral, "literal", "HELO '"+e.quoted+"' is an address literal, which this server does not accept",
 			"use your server's public hostname (e.g. mail.example.com)", ev)
 	}

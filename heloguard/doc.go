@@ -4,7 +4,10 @@
 // What it owns: the parser of the HELO argument (an RFC 5321 §4.1.2 Domain,
 // an RFC 5321 §4.1.3 address literal, or neither), the named checks
 // (Checks lists them in evaluation order; the names are the config keys
-// under [helo.checks], the log values and the metric labels), the
+// under [helo.checks], the log values and the metric labels; each is one
+// entry of checkTable in checks.go, with its function, the DNS lookups it
+// reads and its default action under each profile, and everything else
+// reads that table), the
 // profiles that give each check a default action (cpanel, postfix,
 // strict, monitor), the reply each profile sends on a refusal (compatible
 // texts that senders can search for, with an optional explanatory line

@@ -67,6 +67,7 @@ type evaluation struct {
 	ptr    *ptrLookup
 	iprev  string // the forward-confirmed PTR name found by fcrdns
 	ptrEv  string // ptrEvidence, once rendered
+	action Action // the configured action of the check running
 }
 
 // Evaluate runs the policy's checks on a client. It never fails: DNS
@@ -88,7 +89,7 @@ func (p *Policy) Evaluate(ctx context.Context, c Client, r Resolver) Verdict {
 	case inPrefixes(e.ip, p.allowClients):
 		v.Exempt = ExemptAllowClients
 	}
-	size := int(numChecks)
+	size := numChecks
 	if len(p.denyNames) > 0 {
 		size++
 	}
@@ -109,7 +110,7 @@ func (p *Policy) Evaluate(ctx context.Context, c Client, r Resolver) Verdict {
 	}
 
 	if v.Exempt == ExemptAllowClients || v.Exempt == ExemptAllowNames {
-		for i := range numChecks {
+		for i := range check(numChecks) {
 			v.Results = append(v.Results, skipped(i.String(), reasonExempt))
 		}
 		return v
@@ -118,7 +119,7 @@ func (p *Policy) Evaluate(ctx context.Context, c Client, r Resolver) Verdict {
 	if r != nil {
 		e.start(r)
 	}
-	for i := range numChecks {
+	for i := range check(numChecks) {
 		res := skipped(i.String(), reasonOff)
 		if p.actions[i] != ActionOff {
 			res = e.run(i, r != nil)
@@ -129,7 +130,7 @@ func (p *Policy) Evaluate(ctx context.Context, c Client, r Resolver) Verdict {
 
 	e.drain()
 
-	fc := &v.Results[len(v.Results)-int(numChecks)+int(cFCrDNS)]
+	fc := &v.Results[len(v.Results)-numChecks+e.fcrdnsIndex()]
 	if fc.Result != Skipped {
 		v.IPRev, v.IPRevName = fc.Result, e.iprev
 	}
@@ -195,28 +196,29 @@ func effective(a Action, r Result) Action {
 }
 
 // start begins, concurrently, every DNS lookup the enabled checks will
-// need: A/AAAA and MX of the HELO name, PTR of the client and A/AAAA of
-// its names.
+// need (checkDef.lookups): A/AAAA and MX of the HELO name, PTR of the
+// client and A/AAAA of its names.
 func (e *evaluation) start(r Resolver) {
-	on := func(c check) bool { return e.p.actions[c] != ActionOff }
-	domain := e.n.kind == kindDomain
-	fqdn := domain && e.n.labels > 1
-	if fqdn && (on(cForwardDNS) || on(cForwardMatch)) {
+	var need lookup
+	for i := range checkTable {
+		def := &checkTable[i]
+		if def.lookups == 0 || e.p.actions[i] == ActionOff || def.lookupIf != nil && !def.lookupIf(e) {
+			continue
+		}
+		need |= def.lookups
+	}
+	fqdn := e.n.kind == kindDomain && e.n.labels > 1
+	if fqdn && need&lookHELOAddr != 0 {
 		e.heloA = startIP(e.ctx, r, e.n.domain)
 	}
-	if fqdn && on(cForwardDNS) {
+	if fqdn && need&lookHELOMX != 0 {
 		e.heloMX = startMX(e.ctx, r, e.n.domain)
 	}
 	if !e.ip.IsValid() {
 		return
 	}
-	claims := false
-	if domain && on(cBigCompany) {
-		d, _ := e.p.claimedProvider(e.n.domain)
-		claims = d != ""
-	}
-	if on(cRDNS) || on(cFCrDNS) || on(cGeneric) || claims || domain && on(cRDNSMatch) {
-		e.ptr = startPTR(e.ctx, r, e.ip, on(cFCrDNS), e.heloA)
+	if need&(lookPTR|lookPTRAddr) != 0 {
+		e.ptr = startPTR(e.ctx, r, e.ip, need&lookPTRAddr != 0, e.heloA)
 	}
 }
 
@@ -241,44 +243,19 @@ func (e *evaluation) drain() {
 
 // run evaluates one check; dns is false when there is no Resolver.
 func (e *evaluation) run(c check, dns bool) CheckResult {
-	switch c {
-	case cRequired:
-		return e.required()
-	case cSyntax:
-		return e.syntax()
-	case cFQDN:
-		return e.fqdn()
-	case cBareIP:
-		return e.bareIP()
-	case cLiteral:
-		return e.literal()
-	case cReserved:
-		return e.reserved()
-	case cSelf:
-		return e.self()
-	case cChanged:
-		return e.changed()
-	case cGeneric:
-		return e.generic() // the HELO part needs no DNS
+	def := &checkTable[c]
+	if def.needsResolver && !dns {
+		return skipped(def.name, reasonNoResolver)
 	}
-	if !dns {
-		return skipped(c.String(), reasonNoResolver)
-	}
-	switch c {
-	case cForwardDNS:
-		return e.forwardDNS()
-	case cForwardMatch:
-		return e.forwardMatch()
-	case cRDNS:
-		return e.rdns()
-	case cFCrDNS:
-		return e.fcrdns()
-	case cRDNSMatch:
-		return e.rdnsMatch()
-	case cBigCompany:
-		return e.bigCompany()
-	}
-	return skipped(c.String(), reasonOff)
+	e.action = e.p.actions[c]
+	return def.run(e)
+}
+
+// fcrdnsIndex is the index of fcrdns, whose result is the verdict's
+// iprev.
+func (e *evaluation) fcrdnsIndex() int {
+	c, _ := checkByName(CheckFCrDNS)
+	return int(c)
 }
 
 func isDone(ch <-chan struct{}) bool {

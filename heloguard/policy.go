@@ -39,53 +39,65 @@ const (
 	ProfileMonitor = "monitor"
 )
 
+// replyStyle says whose reply texts a profile sends.
+type replyStyle uint8
+
+const (
+	repliesCPanel  replyStyle = iota // cPanel/Exim's one text for every check
+	repliesPostfix                   // Postfix smtpd's text per check (checkDef.postfix)
+)
+
+// profileDef is a profile's own defaults; its action per check is the
+// check's column in checkTable (checkDef.defaults).
+type profileDef struct {
+	name    string
+	stage   Stage
+	replies replyStyle
+}
+
+// profileTable is every profile, in the order Profiles lists them and
+// checkDef.defaults is indexed. It is never written after
+// initialization.
+var profileTable = [...]profileDef{
+	// cPanel/Exim: the syntax family and spoofing refused with one
+	// reply at MAIL; everything that needs DNS only tagged.
+	{name: ProfileCPanel, stage: StageMail, replies: repliesCPanel},
+	// Postfix's smtpd_helo_restrictions as commonly deployed:
+	// reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname,
+	// reject_unknown_helo_hostname and reject_unknown_reverse_client_hostname
+	// (both 450 by default), evaluated at RCPT (smtpd_delay_reject).
+	{name: ProfilePostfix, stage: StageRcpt, replies: repliesPostfix},
+	// Every check refuses.
+	{name: ProfileStrict, stage: StageMail, replies: repliesCPanel},
+	// Every check only tags.
+	{name: ProfileMonitor, stage: StageMail, replies: repliesCPanel},
+}
+
+// numProfiles is the number of profiles.
+const numProfiles = len(profileTable)
+
 // profile is a named set of defaults: the stage, an action per check and
 // the replies.
 type profile struct {
 	name    string
 	stage   Stage
-	actions [numChecks]Action
+	actions []Action // indexed like checkTable
 	replies replyTable
 }
 
-// profileByName returns a profile's defaults. Built on each call: there is
-// no package-level mutable table.
+// profileByName returns a profile's defaults, read from profileTable and
+// checkTable.
 func profileByName(name string) (profile, bool) {
-	const (
-		R = ActionReject
-		F = ActionTempfail
-		T = ActionTag
-		O = ActionOff
-	)
-	switch name {
-	case ProfileCPanel:
-		// cPanel/Exim: the syntax family and spoofing refused with one
-		// reply at MAIL; everything that needs DNS only tagged.
-		return profile{name: name, stage: StageMail, replies: cpanelReplies(), actions: [numChecks]Action{
-			cRequired: R, cSyntax: R, cFQDN: R, cBareIP: R, cLiteral: R, cReserved: R, cSelf: R,
-			cForwardDNS: T, cForwardMatch: T, cRDNS: T, cFCrDNS: T, cRDNSMatch: T,
-			cGeneric: T, cBigCompany: T, cChanged: T,
-		}}, true
-	case ProfilePostfix:
-		// Postfix's smtpd_helo_restrictions as commonly deployed:
-		// reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname,
-		// reject_unknown_helo_hostname and reject_unknown_reverse_client_hostname
-		// (both 450 by default), evaluated at RCPT (smtpd_delay_reject).
-		return profile{name: name, stage: StageRcpt, replies: postfixReplies(), actions: [numChecks]Action{
-			cRequired: R, cSyntax: R, cFQDN: R, cBareIP: R, cLiteral: O, cReserved: R, cSelf: R,
-			cForwardDNS: F, cForwardMatch: T, cRDNS: F, cFCrDNS: T, cRDNSMatch: T,
-			cGeneric: T, cBigCompany: T, cChanged: T,
-		}}, true
-	case ProfileStrict:
-		p := profile{name: name, stage: StageMail, replies: cpanelReplies()}
-		for i := range p.actions {
-			p.actions[i] = R
+	for i, def := range profileTable {
+		if def.name != name {
+			continue
 		}
-		return p, true
-	case ProfileMonitor:
-		p := profile{name: name, stage: StageMail, replies: cpanelReplies()}
-		for i := range p.actions {
-			p.actions[i] = T
+		p := profile{name: name, stage: def.stage, actions: make([]Action, numChecks), replies: cpanelReplies()}
+		if def.replies == repliesPostfix {
+			p.replies = postfixReplies()
+		}
+		for c := range checkTable {
+			p.actions[c] = checkTable[c].defaults[i]
 		}
 		return p, true
 	}
@@ -97,7 +109,7 @@ func profileByName(name string) (profile, bool) {
 type Policy struct {
 	profile      string
 	stage        Stage
-	actions      [numChecks]Action
+	actions      []Action // indexed like checkTable
 	replies      replyTable
 	explain      bool
 	trusted      []netip.Prefix
@@ -157,7 +169,7 @@ func NewPolicy(cfg Config, id Identity) (*Policy, error) {
 			if k == CheckDenyNames {
 				addf("helo.checks.%s: deny_names has no action; list names in helo.deny_names", k)
 			} else {
-				addf("helo.checks.%s: unknown check (want one of %s)", k, strings.Join(checkNames[:], ", "))
+				addf("helo.checks.%s: unknown check (want one of %s)", k, strings.Join(Checks(), ", "))
 			}
 			continue
 		}
@@ -165,10 +177,10 @@ func NewPolicy(cfg Config, id Identity) (*Policy, error) {
 		case a == ActionReject || a == ActionTempfail || a == ActionTag || a == ActionOff:
 			p.actions[c] = a
 			overrides[c] = a
-		case a == ActionRejectAll && c == cLiteral:
+		case a == ActionRejectAll && checkTable[c].rejectAll:
 			p.actions[c] = a
 			overrides[c] = a
-		case c == cLiteral:
+		case checkTable[c].rejectAll:
 			addf("helo.checks.%s: unknown action %q (want reject, reject_all, tempfail, tag or off)", k, a)
 		default:
 			addf("helo.checks.%s: unknown action %q (want reject, tempfail, tag or off)", k, a)

@@ -136,3 +136,33 @@ func TestPatterns(t *testing.T) {
 		})
 	}
 }
+
+// TestProfileDefaults pins every profile's default action per check, as
+// the profiles shipped before the checks became one table.
+func TestProfileDefaults(t *testing.T) {
+	want := map[string]string{
+		ProfileCPanel:  "required=reject syntax=reject fqdn=reject bare_ip=reject literal=reject reserved=reject self=reject forward_dns=tag forward_match=tag rdns=tag fcrdns=tag rdns_match=tag generic=tag big_company=tag changed=tag",
+		ProfilePostfix: "required=reject syntax=reject fqdn=reject bare_ip=reject literal=off reserved=reject self=reject forward_dns=tempfail forward_match=tag rdns=tempfail fcrdns=tag rdns_match=tag generic=tag big_company=tag changed=tag",
+		ProfileStrict:  "required=reject syntax=reject fqdn=reject bare_ip=reject literal=reject reserved=reject self=reject forward_dns=reject forward_match=reject rdns=reject fcrdns=reject rdns_match=reject generic=reject big_company=reject changed=reject",
+		ProfileMonitor: "required=tag syntax=tag fqdn=tag bare_ip=tag literal=tag reserved=tag self=tag forward_dns=tag forward_match=tag rdns=tag fcrdns=tag rdns_match=tag generic=tag big_company=tag changed=tag",
+	}
+	stage := map[string]Stage{ProfileCPanel: StageMail, ProfilePostfix: StageRcpt, ProfileStrict: StageMail, ProfileMonitor: StageMail}
+	for _, name := range Profiles() {
+		t.Run(name, func(t *testing.T) {
+			p, err := NewPolicy(Config{Profile: name}, Identity{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range Checks() {
+				got = append(got, c+"="+string(p.Action(c)))
+			}
+			if g := strings.Join(got, " "); g != want[name] {
+				t.Errorf("actions\n got %s\nwant %s", g, want[name])
+			}
+			if p.Stage() != stage[name] {
+				t.Errorf("stage = %s, want %s", p.Stage(), stage[name])
+			}
+		})
+	}
+}

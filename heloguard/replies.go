@@ -57,14 +57,14 @@ func (f replyForm) tempfail() replyForm {
 // for deny_names), and what a DNS temperror says (zero: the tempfail form
 // of the check's own reply).
 type replyTable struct {
-	reject    [numChecks]replyForm
+	reject    []replyForm // indexed like checkTable
 	deny      replyForm
 	temperror replyForm
 }
 
 func cpanelReplies() replyTable {
 	f := replyForm{code: 550, enh: [3]int{5, 7, 1}, text: textCPanelInvalidHELO}
-	t := replyTable{deny: f, temperror: replyForm{code: 451, enh: [3]int{4, 4, 3}, text: textEximTempFail}}
+	t := replyTable{reject: make([]replyForm, numChecks), deny: f, temperror: replyForm{code: 451, enh: [3]int{4, 4, 3}, text: textEximTempFail}}
 	for i := range t.reject {
 		t.reject[i] = f
 	}
@@ -72,20 +72,14 @@ func cpanelReplies() replyTable {
 }
 
 func postfixReplies() replyTable {
-	invalid := replyForm{501, [3]int{5, 5, 2}, textPostfixInvalidName, subjectName}
 	denied := replyForm{554, [3]int{5, 7, 1}, textPostfixAccessDenied, subjectName}
-	t := replyTable{deny: denied}
-	for i := range t.reject {
+	t := replyTable{reject: make([]replyForm, numChecks), deny: denied}
+	for i, def := range checkTable {
 		t.reject[i] = denied
+		if def.postfix.code != 0 {
+			t.reject[i] = def.postfix
+		}
 	}
-	t.reject[cRequired] = replyForm{503, [3]int{5, 5, 1}, textPostfixSendHELO, subjectNone}
-	t.reject[cSyntax] = invalid
-	t.reject[cBareIP] = invalid
-	t.reject[cFQDN] = replyForm{504, [3]int{5, 5, 2}, textPostfixNeedFQDN, subjectName}
-	t.reject[cForwardDNS] = replyForm{550, [3]int{5, 7, 1}, textPostfixHostNotFound, subjectName}
-	t.reject[cRDNS] = replyForm{550, [3]int{5, 7, 1}, textPostfixNoReverse, subjectClient}
-	// RFC 7372 §3.3: 4.7.25/5.7.25 "Reverse DNS validation failed".
-	t.reject[cFCrDNS] = replyForm{550, [3]int{5, 7, 25}, textPostfixNoHostname, subjectClient}
 	return t
 }
 

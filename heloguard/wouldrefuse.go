@@ -26,7 +26,7 @@ type ProfileRefusal struct {
 type profileView struct {
 	name    string
 	stage   Stage
-	actions [numChecks]Action
+	actions []Action // indexed like checkTable
 }
 
 // profileViews builds the view of every profile from the validated

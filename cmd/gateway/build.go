@@ -51,7 +51,7 @@ type buildOptions struct {
 }
 
 func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
-	rt := &gwRuntime{cfg: cfg}
+	built := &gwRuntime{cfg: cfg}
 	var errs []error
 
 	res, err := resolver.New(resolver.Config{
@@ -70,13 +70,13 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 		// rather than one per generation of sessions.
 		res = o.reuse.resolver
 	}
-	rt.resolver = res
+	built.resolver = res
 
 	id := identity(cfg)
 	policy, err := heloguard.NewPolicy(heloguard.Config{
 		Profile:         cfg.HELO.Profile,
-		Stage:           heloguard.Stage(cfg.HELO.Stage),
-		Checks:          actions(cfg.HELO.Checks),
+		Stage:           cfg.HELO.Stage,
+		Checks:          cfg.HELO.Checks,
 		TrustedNetworks: config.Prefixes(cfg.HELO.TrustedNetworks),
 		Explain:         cfg.HELO.ExplainEnabled(),
 		ReservedTLDs:    cfg.HELO.ReservedTLDs,
@@ -98,15 +98,15 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	rt.certs = c
-	rt.warnings = append(rt.warnings, warns...)
-	rt.warnings = append(rt.warnings, secretFileWarnings(cfg)...)
+	built.certs = c
+	built.warnings = append(built.warnings, warns...)
+	built.warnings = append(built.warnings, secretFileWarnings(cfg)...)
 
 	if !o.dryRun && len(errs) == 0 {
 		if o.reuse != nil && o.reuse.router != nil && sameRelay(o.reuse.cfg, cfg) {
-			rt.router = o.reuse.router
+			built.router = o.reuse.router
 		} else {
-			rt.router, err = buildRouter(cfg, o.observe)
+			built.router, err = buildRouter(cfg, o.observe)
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -129,7 +129,7 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 			}
 		}
 	}
-	rt.env = &backend.Env{
+	built.env = &backend.Env{
 		Hostname:     cfg.Hostname,
 		LocalDomains: local,
 		CatchAll:     cfg.CatchAll(),
@@ -138,7 +138,7 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 		Resolver:     res,
 		Identity:     id,
 		Trusted:      config.Prefixes(cfg.HELO.TrustedNetworks),
-		Router:       rt.router,
+		Router:       built.router,
 		Filter:       filterOptions(cfg.Limits),
 		Address: address.Allow{
 			PercentHack:    cfg.Relay.AllowPercentHack,
@@ -152,22 +152,14 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 		MessagesPerMin: cfg.Limits.MessagesPerMin,
 	}
 	if cfg.CatchAll() {
-		rt.warnings = append(rt.warnings, "local_domains = [\"*\"]: lab catch-all, mail for every domain is accepted (loopback listeners and a Maildir only)")
+		built.warnings = append(built.warnings, "local_domains = [\"*\"]: lab catch-all, mail for every domain is accepted (loopback listeners and a Maildir only)")
 	}
 	for _, l := range cfg.Listeners {
 		if l.AllowInsecureAuth {
-			rt.warnings = append(rt.warnings, fmt.Sprintf("listener %q: allow_insecure_auth = true: passwords may cross the network in plaintext; for labs only", l.Name))
+			built.warnings = append(built.warnings, fmt.Sprintf("listener %q: allow_insecure_auth = true: passwords may cross the network in plaintext; for labs only", l.Name))
 		}
 	}
-	return rt, nil
-}
-
-func actions(m map[string]string) map[string]heloguard.Action {
-	out := make(map[string]heloguard.Action, len(m))
-	for k, v := range m {
-		out[k] = heloguard.Action(v)
-	}
-	return out
+	return built, nil
 }
 
 func filterOptions(l config.Limits) message.FilterOptions {

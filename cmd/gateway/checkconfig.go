@@ -43,11 +43,11 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		// What serve would build, from whatever could be read, so that
 		// its findings (password hashes, check names, certificates...)
 		// come in the same run as the file's own problems.
-		rt, err := build(cfg, buildOptions{dryRun: true})
+		built, err := build(cfg, buildOptions{dryRun: true})
 		if err != nil {
 			chk.Add(err)
 		} else if chk.Err() == nil {
-			for _, w := range rt.warnings {
+			for _, w := range built.warnings {
 				fmt.Fprintf(stderr, "warning: %s\n", w)
 			}
 			for _, p := range placeholders(cfg) {

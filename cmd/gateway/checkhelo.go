@@ -38,7 +38,7 @@ func checkHELO(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gateway check-helo: %v\n", err)
 		return 2
 	}
-	rt, err := build(cfg, buildOptions{dryRun: true})
+	built, err := build(cfg, buildOptions{dryRun: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway check-helo: configuration problems:\n%v\n", indent(err))
 		return 2
@@ -54,7 +54,7 @@ func checkHELO(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	} else {
-		addrs, err := rt.resolver.LookupIPAddr(ctx, name)
+		addrs, err := built.resolver.LookupIPAddr(ctx, name)
 		if err != nil || len(addrs) == 0 {
 			fmt.Fprintf(stderr, "gateway check-helo: %q has no address to take as the client's; give the sending server's address with -ip\n", name)
 			return 2
@@ -64,14 +64,14 @@ func checkHELO(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "note: no -ip given, taking %s (the first address of %s) as the client's address\n", ip, name)
 	}
 
-	v := rt.env.HELO.Evaluate(ctx, heloguard.Client{
+	v := built.env.HELO.Evaluate(ctx, heloguard.Client{
 		IP:            ip,
 		HELO:          name,
 		Sent:          true,
 		EHLO:          !*plainHELO,
 		Authenticated: *authed,
-	}, rt.resolver)
-	rep := rt.env.HELO.Report(v)
+	}, built.resolver)
+	rep := built.env.HELO.Report(v)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -75,19 +75,19 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 
 	s := &server{log: log, configPath: *configPath, started: cfg, dnsFlag: *dnsFlag}
-	rt, err := build(cfg, buildOptions{observe: s.relayEvent, log: log})
+	running, err := build(cfg, buildOptions{observe: s.relayEvent, log: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway: configuration problems:\n%s\n", config.MaskURLPasswords(err.Error()))
 		return 1
 	}
-	for _, w := range rt.warnings {
+	for _, w := range running.warnings {
 		log.Warn(w)
 	}
 	for _, p := range placeholders(cfg) {
 		log.Warn("placeholder from config.toml.example", "key", p.key, "value", p.value, "put", p.put)
 	}
-	s.env = backend.NewHolder(rt.env)
-	s.current.Store(rt)
+	s.env = backend.NewHolder(running.env)
+	s.current.Store(running)
 	s.gate = &listener.Gate{
 		MaxConns:   cfg.Limits.MaxConnections,
 		MaxPerIP:   cfg.Limits.MaxConnectionsPerIP,
@@ -203,20 +203,20 @@ func (s *server) start(cfg *config.Config) error {
 		if err != nil {
 			return fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		rt := s.current.Load()
+		running := s.current.Load()
 		var tlsFn func() *tls.Config
-		if rt.certs != nil {
+		if running.certs != nil {
 			tlsFn = s.tlsConfig
 		}
 		be := backend.New(s.env, backend.Listener{
 			Name:              lc.Name,
-			Kind:              lc.Kind,
+			Kind:              string(lc.Kind),
 			AuthEnabled:       lc.AuthEnabled(),
 			AllowInsecureAuth: lc.AllowInsecureAuth,
 		}, s.log, s.metrics.backend())
 		g := listener.New(ln, listener.Config{
 			Name:           lc.Name,
-			Kind:           lc.Kind,
+			Kind:           string(lc.Kind),
 			Hostname:       cfg.Hostname,
 			TLS:            tlsFn,
 			ImplicitTLS:    lc.Kind == config.KindSubmissions,
@@ -295,24 +295,24 @@ func (s *server) reload() {
 	}
 	cfg, _, err := loadConfig(s.configPath, s.dnsFlag)
 	if err == nil {
-		var rt *gwRuntime
-		rt, err = build(cfg, buildOptions{reuse: s.current.Load(), observe: s.relayEvent, log: s.log})
+		var next *gwRuntime
+		next, err = build(cfg, buildOptions{reuse: s.current.Load(), observe: s.relayEvent, log: s.log})
 		if err == nil {
 			old := s.current.Load()
-			if rt.certs == nil {
-				rt.certs = old.certs // listeners started with TLS keep it
+			if next.certs == nil {
+				next.certs = old.certs // listeners started with TLS keep it
 			}
-			s.current.Store(rt)
-			s.env.Store(rt.env)
-			if rt.router != nil && rt.router != old.router {
-				go s.probeDownstreams(rt.router)
+			s.current.Store(next)
+			s.env.Store(next.env)
+			if next.router != nil && next.router != old.router {
+				go s.probeDownstreams(next.router)
 			}
-			if old.router != nil && old.router != rt.router {
+			if old.router != nil && old.router != next.router {
 				// Sessions still using the old downstreams finish first.
 				time.AfterFunc(cfg.Relay.DataTimeout.D()+time.Minute, func() { old.router.Close() })
 			}
 			s.applyLimits(cfg)
-			for _, w := range rt.warnings {
+			for _, w := range next.warnings {
 				s.log.Warn(w)
 			}
 			for _, k := range restartOnly(s.started, cfg) {
@@ -374,19 +374,19 @@ func restartOnly(old, cfg *config.Config) []string {
 // shutdown_timeout), tells idle sessions 421 4.3.2, and never cuts a
 // connection whose message the downstream may already hold.
 func (s *server) shutdown() {
-	rt := s.current.Load()
+	running := s.current.Load()
 	s.metrics.shuttingDown()
 	s.stopListeners()
 	for _, l := range s.listeners {
 		l.Drain()
 	}
-	deadline := time.Now().Add(rt.cfg.ShutdownTimeout.D())
+	deadline := time.Now().Add(running.cfg.ShutdownTimeout.D())
 	for time.Now().Before(deadline) && s.open() > 0 {
 		time.Sleep(20 * time.Millisecond)
 	}
 	// Past the deadline: cut what is left, except a final-dot exchange in
 	// flight (bounded by the relay's data timeout).
-	hard := time.Now().Add(rt.cfg.Relay.DataTimeout.D())
+	hard := time.Now().Add(running.cfg.Relay.DataTimeout.D())
 	for s.open() > 0 && time.Now().Before(hard) {
 		committing := false
 		for _, l := range s.listeners {
@@ -414,8 +414,8 @@ func (s *server) shutdown() {
 		}()
 	}
 	wg.Wait()
-	if rt.router != nil {
-		rt.router.Close()
+	if running.router != nil {
+		running.router.Close()
 	}
 	if s.metrics != nil {
 		s.metrics.close()
