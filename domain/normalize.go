@@ -1,4 +1,4 @@
-package address
+package domain
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"golang.org/x/net/idna"
 )
 
-// NormalizeDomain returns the form in which the gateway compares domains:
+// Normalize returns the form in which the gateway compares domains:
 // ASCII, lower case, without a trailing dot, each internationalized label
 // as its IDNA A-label (RFC 5890 §2.3.2.1, UTS #46 mapping for lookup), so
 // "Bücher.example", "bücher.example." and "xn--bcher-kva.example" all
@@ -21,28 +21,28 @@ import (
 // error; callers then treat the domain as foreign. Address literals are
 // returned lower-cased.
 //
-// This is the one normaliser: local_domains, relay control, routes and
-// sender ownership all compare through it.
-func NormalizeDomain(d string) (string, error) {
+// This is the one normaliser: local_domains, relay control, routes, HELO
+// identity and sender ownership all compare through it. It checks no
+// syntax beyond IDNA's; Check does.
+func Normalize(d string) (string, error) {
 	d = strings.TrimSuffix(d, ".")
 	if d == "" {
-		return "", errors.New("address: empty domain")
+		return "", errors.New("domain: empty")
 	}
-	if isASCII(d) {
+	if IsASCII(d) {
 		return lowerASCII(d), nil
 	}
 	a, err := idna.Lookup.ToASCII(d)
 	if err != nil {
-		return "", fmt.Errorf("address: domain %q: not a valid internationalized domain name: %w", d, err)
+		return "", fmt.Errorf("domain: %q: not a valid internationalized domain name: %w", d, err)
 	}
 	return lowerASCII(a), nil
 }
 
-// IsASCII reports whether s holds only ASCII characters: an address that
-// does not needs SMTPUTF8 (RFC 6531 §3.2).
-func IsASCII(s string) bool { return isASCII(s) }
-
-func isASCII(s string) bool {
+// IsASCII reports whether s holds only ASCII characters: a name that does
+// not is a U-label form, and an address that does not needs SMTPUTF8
+// (RFC 6531 §3.2).
+func IsASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return false

@@ -1,8 +1,8 @@
-package address
+package domain
 
 import "testing"
 
-func TestNormalizeDomain(t *testing.T) {
+func TestNormalize(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 		err            bool
@@ -23,21 +23,21 @@ func TestNormalizeDomain(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := NormalizeDomain(tc.in)
+			got, err := Normalize(tc.in)
 			if (err != nil) != tc.err {
-				t.Fatalf("NormalizeDomain(%q) error %v, want error %v", tc.in, err, tc.err)
+				t.Fatalf("Normalize(%q) error %v, want error %v", tc.in, err, tc.err)
 			}
 			if !tc.err && got != tc.want {
-				t.Errorf("NormalizeDomain(%q) = %q, want %q", tc.in, got, tc.want)
+				t.Errorf("Normalize(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
 	}
 }
 
-func TestNormalizeDomainLookAlikeStaysForeign(t *testing.T) {
-	local, _ := NormalizeDomain("example.com")
+func TestNormalizeLookAlikeStaysForeign(t *testing.T) {
+	local, _ := Normalize("example.com")
 	for _, d := range []string{"\u0435xample.com", "examp\u04cfe.com", "ex\u0430mple.com"} {
-		n, err := NormalizeDomain(d)
+		n, err := Normalize(d)
 		if err == nil && n == local {
 			t.Errorf("%q normalizes to the local domain %q", d, local)
 		}
