@@ -17,8 +17,9 @@ import (
 // stays different.
 //
 // An ASCII name is only lower-cased (a fast path: no allocation when it is
-// lower case already). A non-ASCII name that is not a valid IDN is an
-// error; callers then treat the domain as foreign. Address literals are
+// lower case already). A non-ASCII name that is not a valid IDN, and a
+// name ending in an empty label ("example.com.."), is an error; callers
+// then treat the domain as foreign. Address literals are
 // returned lower-cased.
 //
 // This is the one normaliser: local_domains, relay control, routes, HELO
@@ -29,12 +30,19 @@ func Normalize(d string) (string, error) {
 	if d == "" {
 		return "", errors.New("domain: empty")
 	}
-	if IsASCII(d) {
-		return lowerASCII(d), nil
+	a := d
+	if !IsASCII(d) {
+		var err error
+		a, err = idna.Lookup.ToASCII(d)
+		if err != nil {
+			return "", fmt.Errorf("domain: %q: not a valid internationalized domain name: %w", d, err)
+		}
 	}
-	a, err := idna.Lookup.ToASCII(d)
-	if err != nil {
-		return "", fmt.Errorf("domain: %q: not a valid internationalized domain name: %w", d, err)
+	if strings.HasSuffix(a, ".") {
+		// A second trailing dot (or a full stop IDNA maps to one) is an
+		// empty label: only one dot is the absolute form. Cutting it too
+		// would make Normalize(Normalize(d)) differ from Normalize(d).
+		return "", fmt.Errorf("domain: %q ends in an empty label", d)
 	}
 	return lowerASCII(a), nil
 }

@@ -20,6 +20,13 @@ func TestNormalize(t *testing.T) {
 		{name: "literal", in: "[IPv6:2001:DB8::1]", want: "[ipv6:2001:db8::1]"},
 		{name: "invalid idn", in: "a\u200d.example", err: true},
 		{name: "empty", in: "", err: true},
+		{name: "root", in: ".", err: true},
+		// Only one trailing dot is the absolute form; a second one is an
+		// empty label, and cutting it would make Normalize(Normalize(d))
+		// differ from Normalize(d).
+		{name: "two trailing dots", in: "example.com..", err: true},
+		{name: "two dots", in: "..", err: true},
+		{name: "u-label with an ideographic full stop after the dot", in: "bücher.example。.", err: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
