@@ -8,9 +8,11 @@ import (
 // TestDomainSyntax pins which names the config accepts where it wants a
 // domain, as it did before package domain took over domain syntax
 // (issue 13): hostname, local_domains (after IDNA), relay.helo_name,
-// relay.route[].domain and the host of a host:port. One row changed on
-// purpose: local_domains "example.com.." was accepted (Normalize cut one
-// dot, IsDomain the other) and stored as "example.com.", which no
+// relay.route[].domain and the host of a host:port. The values are as
+// validation sees them, after applyDefaults has cut one trailing dot from
+// each local_domains entry. One row changed on purpose: local_domains
+// "example.com.." (a file's "example.com...") was accepted (Normalize cut
+// one dot, IsDomain the other) and kept as "example.com.", which no
 // recipient ever matched; it is now refused. relay.route still accepts it
 // here and relay.NewRouter refuses it at start, as before.
 func TestDomainSyntax(t *testing.T) {
