@@ -58,16 +58,26 @@ type Problem string
 
 // The problems Check reports.
 const (
-	TooLong       Problem = "too_long"
-	LabelTooLong  Problem = "label_too_long"
-	EmptyLabel    Problem = "empty_label"
-	Hyphen        Problem = "hyphen"
+	// TooLong: the name is longer than the rule allows (253 or 255).
+	TooLong Problem = "too_long"
+	// LabelTooLong: a label is longer than 63 octets.
+	LabelTooLong Problem = "label_too_long"
+	// EmptyLabel: an empty name, a leading dot or two dots in a row.
+	EmptyLabel Problem = "empty_label"
+	// Hyphen: a label starts or ends with a hyphen.
+	Hyphen Problem = "hyphen"
+	// BadUnderscore: an underscore where the rule has no Underscore.
 	BadUnderscore Problem = "underscore"
-	Space         Problem = "space"
-	Control       Problem = "control"
-	EightBit      Problem = "8bit"
-	BadChar       Problem = "bad_char"
-	AllDigits     Problem = "all_digits"
+	// Space: a space or tab.
+	Space Problem = "space"
+	// Control: a control character or DEL.
+	Control Problem = "control"
+	// EightBit: an octet from 0x80 up where the rule has no UTF8.
+	EightBit Problem = "8bit"
+	// BadChar: any other character outside letters, digits and hyphen.
+	BadChar Problem = "bad_char"
+	// AllDigits: only digits and dots where the rule wants a Letter.
+	AllDigits Problem = "all_digits"
 )
 
 // Label and name lengths: RFC 1035 §2.3.4 bounds a label at 63 octets
