@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/smtpgateway/gateway/domain"
 )
 
 // Trick names one address form; the names appear in logs and metrics.
@@ -42,6 +44,10 @@ func (a Allow) allows(t Trick) bool {
 	}
 	return false
 }
+
+// IsASCII reports whether s holds only ASCII characters: an address that
+// does not needs SMTPUTF8 (RFC 6531 §3.2).
+func IsASCII(s string) bool { return domain.IsASCII(s) }
 
 // Address is a checked mailbox.
 type Address struct {
@@ -104,11 +110,11 @@ func Check(path, raw string, allow Allow) (Address, Trick) {
 			return a, BadSyntax
 		}
 		found = append(found, AddressLiteral)
-	} else if !isDomain(a.Domain) {
+	} else if !domain.Valid(a.Domain, domain.Mailbox) {
 		return a, BadSyntax
-	} else if !isASCII(a.Domain) {
+	} else if !domain.IsASCII(a.Domain) {
 		// An internationalized domain must be a valid IDN (RFC 6531 §3.3).
-		if _, err := NormalizeDomain(a.Domain); err != nil {
+		if _, err := domain.Normalize(a.Domain); err != nil {
 			return a, BadSyntax
 		}
 	}
@@ -118,15 +124,6 @@ func Check(path, raw string, allow Allow) (Address, Trick) {
 		}
 	}
 	return a, ""
-}
-
-// Domain returns the lower-cased domain of a mailbox ("" if none).
-func Domain(mailbox string) string {
-	at := strings.LastIndexByte(mailbox, '@')
-	if at < 0 {
-		return ""
-	}
-	return strings.ToLower(strings.TrimSuffix(mailbox[at+1:], "."))
 }
 
 func validLiteral(d string) bool {
@@ -140,24 +137,6 @@ func validLiteral(d string) bool {
 	}
 	a, err := netip.ParseAddr(s)
 	return err == nil && a.Is4()
-}
-
-func isDomain(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			ch := label[i]
-			if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-' || ch >= 0x80) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // isDotAtom reports whether s can be sent unquoted (RFC 5321 §4.1.2).

@@ -19,16 +19,3 @@ func BenchmarkCheck(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkNormalizeDomain: the ASCII fast path every RCPT takes, and an
-// IDN.
-func BenchmarkNormalizeDomain(b *testing.B) {
-	for _, d := range []string{"example.com", "Example.COM", "bücher.example"} {
-		b.Run(d, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				NormalizeDomain(d)
-			}
-		})
-	}
-}

@@ -5,8 +5,8 @@
 // address literals. Legacy servers behind the gateway may still honour
 // some of them, so the edge refuses them unless the operator allows them.
 //
-// NormalizeDomain is the one domain normaliser (IDNA A-labels, lower
-// case): every comparison of domains goes through it.
+// The syntax and normal form of the domain are package domain's
+// (domain.Mailbox, domain.Normalize).
 //
 // The package is pure string handling; what the client is told is decided
 // by backend.

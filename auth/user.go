@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/smtpgateway/gateway/address"
+	"github.com/smtpgateway/gateway/domain"
 )
 
 // ErrInvalidCredentials means the user name or the password is wrong (or
@@ -96,11 +96,11 @@ func sameDomain(a, b string) bool {
 	if strings.EqualFold(a, b) {
 		return true
 	}
-	na, err := address.NormalizeDomain(a)
+	na, err := domain.Normalize(a)
 	if err != nil {
 		return false
 	}
-	nb, err := address.NormalizeDomain(b)
+	nb, err := domain.Normalize(b)
 	return err == nil && na == nb
 }
 

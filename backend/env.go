@@ -8,6 +8,7 @@ import (
 
 	"github.com/smtpgateway/gateway/address"
 	"github.com/smtpgateway/gateway/auth"
+	"github.com/smtpgateway/gateway/domain"
 	"github.com/smtpgateway/gateway/heloguard"
 	"github.com/smtpgateway/gateway/message"
 	"github.com/smtpgateway/gateway/relay"
@@ -18,7 +19,7 @@ import (
 // session keeps the Env it started with.
 type Env struct {
 	Hostname     string
-	LocalDomains map[string]bool // in address.NormalizeDomain form
+	LocalDomains map[string]bool // in domain.Normalize form
 	CatchAll     bool            // lab only: every domain is local
 	// Postmaster is the mailbox a bare "RCPT TO:<Postmaster>" (no domain,
 	// RFC 5321 §4.5.1) is delivered to: postmaster at the first local
@@ -89,15 +90,15 @@ func (h *Holder) Load() *Env { return h.p.Load() }
 // Store publishes e to sessions that start from now on.
 func (h *Holder) Store(e *Env) { h.p.Store(e) }
 
-// isLocal reports whether mail for domain is ours to accept on an MX.
+// isLocal reports whether mail for name is ours to accept on an MX.
 // Domains compare in their IDNA A-label form: "bücher.example" is local
 // when local_domains holds "xn--bcher-kva.example", a look-alike spelt
 // with other letters is not, and a name that is no valid IDN never is.
-func (e *Env) isLocal(domain string) bool {
+func (e *Env) isLocal(name string) bool {
 	if e.CatchAll {
 		return true
 	}
-	d, err := address.NormalizeDomain(domain)
+	d, err := domain.Normalize(name)
 	return err == nil && e.LocalDomains[d]
 }
 

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/smtpgateway/gateway/address"
+	"github.com/smtpgateway/gateway/domain"
 	"github.com/smtpgateway/gateway/heloguard"
 )
 
@@ -60,8 +60,8 @@ func (c *Config) validateTop(v *validator) {
 			continue
 		}
 		// An internationalized name counts in its A-label form, the one
-		// every comparison uses (address.NormalizeDomain).
-		if n, err := address.NormalizeDomain(d); err != nil || !IsDomain(n) {
+		// every comparison uses (domain.Normalize).
+		if n, err := domain.Normalize(d); err != nil || !IsDomain(n) {
 			v.addf(key, "%q is not a domain name; write it like \"example.com\" (or \"bücher.example\", or its A-label \"xn--bcher-kva.example\")", d)
 		}
 	}
@@ -351,23 +351,7 @@ func (c *Config) validateOps(v *validator) {
 	}
 }
 
-// IsDomain reports whether s is a syntactically valid host name (LDH
-// labels of 1–63 octets, 255 in all; RFC 1035 §2.3.1, RFC 1123 §2.1).
-func IsDomain(s string) bool {
-	s = strings.TrimSuffix(s, ".")
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			ch := label[i]
-			if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-') {
-				return false
-			}
-		}
-	}
-	return true
-}
+// IsDomain reports whether s is a host name as the config may write it:
+// package domain's Host rule (LDH, upper case and one trailing dot
+// allowed, 253 octets).
+func IsDomain(s string) bool { return domain.Valid(s, domain.Host) }

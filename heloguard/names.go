@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/smtpgateway/gateway/domain"
 	"github.com/smtpgateway/gateway/reply"
 )
 
@@ -18,24 +19,22 @@ const (
 	kindInvalid                 // none of the above
 )
 
-// RFC 5321 §4.5.3.1.2 bounds a domain at 255 octets; RFC 1035 §2.3.4
-// bounds a label at 63.
-const (
-	maxDomainLen = 255
-	maxLabelLen  = 63
-)
+// RFC 5321 §4.5.3.1.2 bounds a domain at 255 octets (domain.HELO's
+// limit); a longer argument is cut short before parsing.
+const maxDomainLen = 255
 
-// Problems the parser reports for kindInvalid: the syntax check's reasons.
+// Problems the parser reports for kindInvalid: the syntax check's reasons,
+// domain.Check's for a name, and a bad address literal.
 const (
-	problemTooLong      = "too_long"
-	problemLabelTooLong = "label_too_long"
-	problemEmptyLabel   = "empty_label"
-	problemHyphen       = "hyphen"
-	problemUnderscore   = "underscore"
-	problemSpace        = "space"
-	problemControl      = "control"
-	problem8Bit         = "8bit"
-	problemBadChar      = "bad_char"
+	problemTooLong      = string(domain.TooLong)
+	problemLabelTooLong = string(domain.LabelTooLong)
+	problemEmptyLabel   = string(domain.EmptyLabel)
+	problemHyphen       = string(domain.Hyphen)
+	problemUnderscore   = string(domain.BadUnderscore)
+	problemSpace        = string(domain.Space)
+	problemControl      = string(domain.Control)
+	problem8Bit         = string(domain.EightBit)
+	problemBadChar      = string(domain.BadChar)
 	problemBadLiteral   = "bad_literal"
 )
 
@@ -82,49 +81,12 @@ func parseName(s string) name {
 //
 // with the RFC 1035 length limits. It returns the number of labels, or
 // the first problem found.
+//
+// The syntax is package domain's HELO rule; the problem names are
+// domain.Problem's.
 func checkDomain(s string) (labels int, problem string) {
-	if len(s) > maxDomainLen {
-		return 0, problemTooLong
-	}
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == '.' {
-			label := s[start:i]
-			switch {
-			case label == "":
-				return 0, problemEmptyLabel
-			case len(label) > maxLabelLen:
-				return 0, problemLabelTooLong
-			case label[0] == '-' || label[len(label)-1] == '-':
-				return 0, problemHyphen
-			}
-			labels++
-			start = i + 1
-			continue
-		}
-		if p := charProblem(s[i]); p != "" {
-			return 0, p
-		}
-	}
-	return labels, ""
-}
-
-// charProblem names what is wrong with byte c inside a label ("" if it is
-// a letter, digit or hyphen).
-func charProblem(c byte) string {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-':
-		return ""
-	case c == '_':
-		return problemUnderscore
-	case c == ' ' || c == '\t':
-		return problemSpace
-	case c < 0x20 || c == 0x7f:
-		return problemControl
-	case c >= 0x80:
-		return problem8Bit
-	}
-	return problemBadChar
+	labels, p := domain.Check(s, domain.HELO)
+	return labels, string(p)
 }
 
 // parseLiteral parses "[IPv4]" or "[IPv6:addr]" (RFC 5321 §4.1.3). The

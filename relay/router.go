@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/smtpgateway/gateway/address"
+	"github.com/smtpgateway/gateway/domain"
 )
 
 // Route sends the mail of one domain to a target. Domain is either a
@@ -48,7 +48,7 @@ func NewRouter(def Target, routes []Route) (*Router, error) {
 		switch {
 		case rt.Target == nil:
 			errs = append(errs, fmt.Errorf("relay: route[%d] %q: no target", i, rt.Domain))
-		case !validDomain(strings.TrimPrefix(d, ".")):
+		case !domain.Valid(strings.TrimPrefix(d, "."), domain.Route):
 			errs = append(errs, fmt.Errorf("relay: route[%d] %q: not a domain; write \"example.org\" or \".example.org\" for its subdomains", i, rt.Domain))
 		case m[d] != nil:
 			errs = append(errs, fmt.Errorf("relay: route[%d] %q: domain routed twice", i, rt.Domain))
@@ -156,13 +156,13 @@ func (r *Router) targets() []Target {
 	return ts
 }
 
-// normDomain is the form routes are matched in: address.NormalizeDomain's
+// normDomain is the form routes are matched in: domain.Normalize's
 // (so "bücher.example" takes the route of "xn--bcher-kva.example"), or
 // plain lower case for what is no valid domain (it then matches nothing
 // but the default).
 func normDomain(d string) string {
 	dot := strings.HasPrefix(d, ".")
-	n, err := address.NormalizeDomain(strings.TrimPrefix(d, "."))
+	n, err := domain.Normalize(strings.TrimPrefix(d, "."))
 	if err != nil {
 		return strings.ToLower(strings.TrimSuffix(d, "."))
 	}
@@ -170,26 +170,6 @@ func normDomain(d string) string {
 		return "." + n
 	}
 	return n
-}
-
-// validDomain accepts LDH labels (and '_'), each 1 to 63 characters, 255
-// in all (RFC 1035 §2.3.4).
-func validDomain(d string) bool {
-	if d == "" || len(d) > 255 {
-		return false
-	}
-	for _, label := range strings.Split(d, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // ParseDownstream splits a downstream written as "smtp://host:port",

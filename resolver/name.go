@@ -1,9 +1,6 @@
 package resolver
 
-// maxNameLen is the longest presentation-format name without its trailing
-// dot: 255 octets on the wire (RFC 1035 §2.3.4) less the length octets of
-// the first and the root label.
-const maxNameLen = 253
+import "github.com/smtpgateway/gateway/domain"
 
 // canonicalHost returns the cache form of a host name: lower case, without
 // the trailing dot. ok is false for strings that are not host names
@@ -41,43 +38,9 @@ func lower(s string) string {
 }
 
 // validHostname reports whether s (without a trailing dot) is a usable host
-// name: 1 to 63 octets per label (RFC 1035 §2.3.4), LDH characters and
-// underscore, no hyphen at the start or end of a label (RFC 952, RFC 1123
-// §2.1), and not all digits, so that an IPv4 literal is never mistaken for
-// a name.
-func validHostname(s string) bool {
-	if len(s) == 0 || len(s) > maxNameLen {
-		return false
-	}
-	label, letters := 0, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_':
-			letters = true
-			label++
-		case '0' <= c && c <= '9':
-			label++
-		case c == '-':
-			if label == 0 || i+1 == len(s) || s[i+1] == '.' {
-				return false
-			}
-			letters = true
-			label++
-		case c == '.':
-			if label == 0 {
-				return false
-			}
-			label = 0
-		default:
-			return false
-		}
-		if label > 63 {
-			return false
-		}
-	}
-	return label > 0 && letters
-}
+// name: package domain's Answer rule (LDH and underscore, not all digits,
+// so that an IPv4 literal is never mistaken for a name).
+func validHostname(s string) bool { return domain.Valid(s, domain.Answer) }
 
 // validTarget reports whether a name taken from an answer (a PTR or MX
 // target, in the presentation format miekg/dns produces, with its trailing

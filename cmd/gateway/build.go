@@ -18,6 +18,7 @@ import (
 	"github.com/smtpgateway/gateway/auth"
 	"github.com/smtpgateway/gateway/backend"
 	"github.com/smtpgateway/gateway/config"
+	"github.com/smtpgateway/gateway/domain"
 	"github.com/smtpgateway/gateway/heloguard"
 	"github.com/smtpgateway/gateway/message"
 	"github.com/smtpgateway/gateway/relay"
@@ -122,7 +123,7 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 		if d != "*" {
 			// Validated: an internationalized name becomes its A-label,
 			// the form isLocal compares.
-			d, _ = address.NormalizeDomain(d)
+			d, _ = domain.Normalize(d)
 			local[d] = true
 			if postmaster == "" {
 				postmaster = "postmaster@" + d
@@ -179,7 +180,7 @@ func identity(cfg *config.Config) heloguard.Identity {
 	id := heloguard.Identity{Hostname: cfg.Hostname}
 	for _, d := range cfg.LocalDomains {
 		if d != "*" {
-			d, _ = address.NormalizeDomain(d) // HELO names are ASCII: compare A-labels
+			d, _ = domain.Normalize(d) // HELO names are ASCII: compare A-labels
 			id.Domains = append(id.Domains, d)
 		}
 	}

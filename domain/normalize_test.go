@@ -1,8 +1,8 @@
-package address
+package domain
 
 import "testing"
 
-func TestNormalizeDomain(t *testing.T) {
+func TestNormalize(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 		err            bool
@@ -20,24 +20,31 @@ func TestNormalizeDomain(t *testing.T) {
 		{name: "literal", in: "[IPv6:2001:DB8::1]", want: "[ipv6:2001:db8::1]"},
 		{name: "invalid idn", in: "a\u200d.example", err: true},
 		{name: "empty", in: "", err: true},
+		{name: "root", in: ".", err: true},
+		// Only one trailing dot is the absolute form; a second one is an
+		// empty label, and cutting it would make Normalize(Normalize(d))
+		// differ from Normalize(d).
+		{name: "two trailing dots", in: "example.com..", err: true},
+		{name: "two dots", in: "..", err: true},
+		{name: "u-label with an ideographic full stop after the dot", in: "bücher.example。.", err: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := NormalizeDomain(tc.in)
+			got, err := Normalize(tc.in)
 			if (err != nil) != tc.err {
-				t.Fatalf("NormalizeDomain(%q) error %v, want error %v", tc.in, err, tc.err)
+				t.Fatalf("Normalize(%q) error %v, want error %v", tc.in, err, tc.err)
 			}
 			if !tc.err && got != tc.want {
-				t.Errorf("NormalizeDomain(%q) = %q, want %q", tc.in, got, tc.want)
+				t.Errorf("Normalize(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
 	}
 }
 
-func TestNormalizeDomainLookAlikeStaysForeign(t *testing.T) {
-	local, _ := NormalizeDomain("example.com")
+func TestNormalizeLookAlikeStaysForeign(t *testing.T) {
+	local, _ := Normalize("example.com")
 	for _, d := range []string{"\u0435xample.com", "examp\u04cfe.com", "ex\u0430mple.com"} {
-		n, err := NormalizeDomain(d)
+		n, err := Normalize(d)
 		if err == nil && n == local {
 			t.Errorf("%q normalizes to the local domain %q", d, local)
 		}
