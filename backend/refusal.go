@@ -12,7 +12,7 @@ import (
 
 // refuse logs one line that tells the operator the whole story and turns
 // the refusal into the go-smtp error the client sees.
-func (s *Session) refuse(command string, r *reply.Refusal, attrs ...any) *smtp.SMTPError {
+func (s *Session) refuse(command string, r *reply.Reply, attrs ...any) *smtp.SMTPError {
 	e := s.smtpError(r)
 	args := []any{
 		"command", command,
@@ -81,10 +81,17 @@ func wireReply(e *smtp.SMTPError) string {
 // smtpError converts without logging. The enhanced code is left out for
 // clients that greeted with HELO: they never asked for
 // ENHANCEDSTATUSCODES (RFC 2034 §3).
-func (s *Session) smtpError(r *reply.Refusal) *smtp.SMTPError {
+func (s *Session) smtpError(r *reply.Reply) *smtp.SMTPError {
+	return toSMTPError(r, s.ehlo)
+}
+
+// toSMTPError is the one conversion of a reply.Reply into go-smtp's
+// error: code and text, and the enhanced code when enhanced is set (the
+// client greeted with EHLO) and r has one; go-smtp then fills in X.0.0.
+func toSMTPError(r *reply.Reply, enhanced bool) *smtp.SMTPError {
 	e := &smtp.SMTPError{Code: r.Code, Message: r.Text}
 	switch {
-	case !s.ehlo:
+	case !enhanced:
 		e.EnhancedCode = smtp.NoEnhancedCode
 	case r.HasEnhanced():
 		e.EnhancedCode = smtp.EnhancedCode(r.Enhanced)
@@ -92,11 +99,20 @@ func (s *Session) smtpError(r *reply.Refusal) *smtp.SMTPError {
 	return e
 }
 
+// completed returns the positive reply that ends DATA with text. go-smtp
+// writes the text of a returned SMTPError whatever its code, and an error
+// is the only way a Session can choose the text of a 250: this is how the
+// 250 carries the queue id. Its 2.0.0 is sent even to a HELO client, as
+// go-smtp's own 250 would be.
+func completed(text string) *smtp.SMTPError {
+	return toSMTPError(&reply.Reply{Code: reply.C250Completed, Enhanced: reply.E200Success, Text: text}, true)
+}
+
 // internalError answers what no refusal describes: a generic 451 for the
 // client, the details for the log (never go-smtp's err.Error()).
 func (s *Session) internalError(command string, err error) *smtp.SMTPError {
 	s.log.Error("internal error", "command", command, "err", err)
-	return s.smtpError(&reply.Refusal{Code: 451, Enhanced: [3]int{4, 3, 0}, Text: "Internal error, try again later"})
+	return s.smtpError(&reply.Reply{Code: reply.C451LocalError, Enhanced: reply.E430MailSystem, Text: "Internal error, try again later"})
 }
 
 // asSMTPError returns err when it already is a go-smtp reply.
@@ -108,15 +124,15 @@ func asSMTPError(err error) (*smtp.SMTPError, bool) {
 	return nil, false
 }
 
-// refusalf builds a Refusal whose text is format with args. String
+// refusalf builds a Reply whose text is format with args. String
 // arguments, which are what the client sent (an address, a
 // mechanism), are cut by reply.Clip: the reply line stays within RFC 5321
 // §4.5.3.1.5's 512 octets, and the log line that quotes it stays short.
-func refusalf(code int, enh [3]int, check, format string, args ...any) *reply.Refusal {
+func refusalf(code int, enh reply.Enhanced, check, format string, args ...any) *reply.Reply {
 	for i, a := range args {
 		if s, ok := a.(string); ok {
 			args[i] = reply.Clip(s)
 		}
 	}
-	return &reply.Refusal{Code: code, Enhanced: enh, Check: check, Text: fmt.Sprintf(format, args...)}
+	return &reply.Reply{Code: code, Enhanced: enh, Check: check, Text: fmt.Sprintf(format, args...)}
 }

@@ -63,8 +63,8 @@ type replyTable struct {
 }
 
 func cpanelReplies() replyTable {
-	f := replyForm{code: 550, enh: [3]int{5, 7, 1}, text: textCPanelInvalidHELO}
-	t := replyTable{deny: f, temperror: replyForm{code: 451, enh: [3]int{4, 4, 3}, text: textEximTempFail}}
+	f := replyForm{code: reply.C550MailboxUnavailable, enh: reply.E571NotAuthorized, text: textCPanelInvalidHELO}
+	t := replyTable{deny: f, temperror: replyForm{code: reply.C451LocalError, enh: reply.E443DirectoryServerFailure, text: textEximTempFail}}
 	for i := range t.reject {
 		t.reject[i] = f
 	}
@@ -72,20 +72,20 @@ func cpanelReplies() replyTable {
 }
 
 func postfixReplies() replyTable {
-	invalid := replyForm{501, [3]int{5, 5, 2}, textPostfixInvalidName, subjectName}
-	denied := replyForm{554, [3]int{5, 7, 1}, textPostfixAccessDenied, subjectName}
+	invalid := replyForm{reply.C501ParameterSyntax, reply.E552SyntaxError, textPostfixInvalidName, subjectName}
+	denied := replyForm{reply.C554TransactionFailed, reply.E571NotAuthorized, textPostfixAccessDenied, subjectName}
 	t := replyTable{deny: denied}
 	for i := range t.reject {
 		t.reject[i] = denied
 	}
-	t.reject[cRequired] = replyForm{503, [3]int{5, 5, 1}, textPostfixSendHELO, subjectNone}
+	t.reject[cRequired] = replyForm{reply.C503BadSequence, reply.E551InvalidCommand, textPostfixSendHELO, subjectNone}
 	t.reject[cSyntax] = invalid
 	t.reject[cBareIP] = invalid
-	t.reject[cFQDN] = replyForm{504, [3]int{5, 5, 2}, textPostfixNeedFQDN, subjectName}
-	t.reject[cForwardDNS] = replyForm{550, [3]int{5, 7, 1}, textPostfixHostNotFound, subjectName}
-	t.reject[cRDNS] = replyForm{550, [3]int{5, 7, 1}, textPostfixNoReverse, subjectClient}
+	t.reject[cFQDN] = replyForm{reply.C504ParameterNotImplemented, reply.E552SyntaxError, textPostfixNeedFQDN, subjectName}
+	t.reject[cForwardDNS] = replyForm{reply.C550MailboxUnavailable, reply.E571NotAuthorized, textPostfixHostNotFound, subjectName}
+	t.reject[cRDNS] = replyForm{reply.C550MailboxUnavailable, reply.E571NotAuthorized, textPostfixNoReverse, subjectClient}
 	// RFC 7372 §3.3: 4.7.25/5.7.25 "Reverse DNS validation failed".
-	t.reject[cFCrDNS] = replyForm{550, [3]int{5, 7, 25}, textPostfixNoHostname, subjectClient}
+	t.reject[cFCrDNS] = replyForm{reply.C550MailboxUnavailable, reply.E5725ReverseDNS, textPostfixNoHostname, subjectClient}
 	return t
 }
 
@@ -110,7 +110,7 @@ func (f replyForm) render(helo string, ip netip.Addr) string {
 
 // refusal builds the reply for the decisive result. A temperror decides
 // only through a tempfail and always gets a 4xx.
-func (p *Policy) refusal(r *CheckResult, c Client) *reply.Refusal {
+func (p *Policy) refusal(r *CheckResult, c Client) *reply.Reply {
 	var f replyForm
 	if c, ok := checkByName(r.Check); ok {
 		f = p.replies.reject[c]
@@ -127,7 +127,7 @@ func (p *Policy) refusal(r *CheckResult, c Client) *reply.Refusal {
 	if p.explain && r.Explanation != "" {
 		text = explainLine(r) + "\n" + text
 	}
-	return &reply.Refusal{Code: f.code, Enhanced: f.enh, Text: text, Check: r.Check, Evidence: r.Evidence}
+	return &reply.Reply{Code: f.code, Enhanced: f.enh, Text: text, Check: r.Check, Evidence: r.Evidence}
 }
 
 // explainLine is the line sent before the compatible text: the result's

@@ -118,7 +118,7 @@ func (p *Policy) Report(v Verdict) Report {
 // wireReply renders a refusal as the client reads it: each line but the
 // last "550-text", the last "550 5.7.1 text" (the enhanced code only
 // after EHLO, RFC 2034 §3).
-func wireReply(ref *reply.Refusal, ehlo bool) string {
+func wireReply(ref *reply.Reply, ehlo bool) string {
 	lines := strings.Split(ref.Text, "\n")
 	code := strconv.Itoa(ref.Code)
 	var b strings.Builder
