@@ -207,7 +207,7 @@ func (b *Backend) MissingGreeting(c *listener.Conn) string {
 		return ""
 	}
 	// The client never sent EHLO, so it never asked for enhanced codes.
-	wire := wireReply(toSMTPError(r, false))
+	wire := r.Render(false)
 	c.Logger().Info("reject", "command", "MAIL", "check", r.Check, "code", r.Code,
 		"enhanced", r.EnhancedString(), "reply", wire, "evidence", r.Evidence, "stage", "mail")
 	b.metrics.Refused(b.lis.Name, "MAIL", r.Check, r.Code)

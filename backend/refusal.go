@@ -3,7 +3,6 @@ package backend
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/emersion/go-smtp"
 
@@ -20,7 +19,7 @@ func (s *Session) refuse(command string, r *reply.Reply, attrs ...any) *smtp.SMT
 		"check", r.Check,
 		"code", r.Code,
 		"enhanced", r.EnhancedString(),
-		"reply", wireReply(e),
+		"reply", r.Render(s.ehlo),
 	}
 	if r.Evidence != "" {
 		args = append(args, "evidence", r.Evidence)
@@ -48,34 +47,6 @@ func clipClient(attrs []any) []any {
 		}
 	}
 	return out
-}
-
-// wireReply renders e exactly as go-smtp writes it to the client (codes on
-// every line, the enhanced code on the last, X.0.0 when none was set), the
-// lines separated by "\n": the log shows the very reply the client got.
-func wireReply(e *smtp.SMTPError) string {
-	enh := e.EnhancedCode
-	if enh == smtp.EnhancedCodeNotSet {
-		switch e.Code / 100 {
-		case 2, 4, 5:
-			enh = smtp.EnhancedCode{e.Code / 100, 0, 0}
-		default:
-			enh = smtp.NoEnhancedCode
-		}
-	}
-	lines := strings.Split(e.Message, "\n")
-	var b strings.Builder
-	for i, l := range lines {
-		switch {
-		case i < len(lines)-1:
-			fmt.Fprintf(&b, "%d-%s\n", e.Code, l)
-		case enh == smtp.NoEnhancedCode:
-			fmt.Fprintf(&b, "%d %s", e.Code, l)
-		default:
-			fmt.Fprintf(&b, "%d %d.%d.%d %s", e.Code, enh[0], enh[1], enh[2], l)
-		}
-	}
-	return b.String()
 }
 
 // smtpError converts without logging. The enhanced code is left out for

@@ -39,7 +39,7 @@ const (
 // replyForm is one refusal reply before it is completed.
 type replyForm struct {
 	code    int
-	enh     [3]int
+	enh     reply.Enhanced
 	text    string
 	subject subject
 }

@@ -71,6 +71,32 @@ func (r *Reply) Wire() string {
 	return b.String()
 }
 
+// Render renders the reply as go-smtp writes it to the client, the lines
+// separated by "\n" (for a log line or a report): the code on every line,
+// the enhanced code on the last line only, and only when enhanced is set
+// (the client greeted with EHLO, RFC 2034 §3). A reply without an enhanced
+// code then gets go-smtp's default, X.0.0, when its class is 2, 4 or 5.
+func (r *Reply) Render(enhanced bool) string {
+	enh := ""
+	switch {
+	case !enhanced:
+	case r.HasEnhanced():
+		enh = r.Enhanced.String() + " "
+	case r.Code/100 == 2 || r.Code/100 == 4 || r.Code/100 == 5:
+		enh = Enhanced{r.Code / 100, 0, 0}.String() + " "
+	}
+	lines := strings.Split(r.Text, "\n")
+	var b strings.Builder
+	for i, l := range lines {
+		if i < len(lines)-1 {
+			fmt.Fprintf(&b, "%d-%s\n", r.Code, l)
+		} else {
+			fmt.Fprintf(&b, "%d %s%s", r.Code, enh, l)
+		}
+	}
+	return b.String()
+}
+
 // Enhanced is an enhanced status code (RFC 3463): class, subject, detail.
 // The zero value means none.
 type Enhanced [3]int

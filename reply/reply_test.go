@@ -62,3 +62,30 @@ func TestEnhancedNames(t *testing.T) {
 		}
 	}
 }
+
+// TestRender checks the go-smtp rendering the refusal log line and the
+// check-helo report show: the enhanced code on the last line only, after
+// EHLO only, X.0.0 when the reply has none.
+func TestRender(t *testing.T) {
+	multi := &Reply{Code: C550MailboxUnavailable, Enhanced: E571NotAuthorized, Text: "why (check: fqdn)\nAccess denied"}
+	plain := &Reply{Code: C554TransactionFailed, Text: "No such user here"}
+	tests := []struct {
+		name     string
+		r        *Reply
+		enhanced bool
+		want     string
+	}{
+		{name: "EHLO multi-line", r: multi, enhanced: true, want: "550-why (check: fqdn)\n550 5.7.1 Access denied"},
+		{name: "HELO multi-line", r: multi, enhanced: false, want: "550-why (check: fqdn)\n550 Access denied"},
+		{name: "EHLO without enhanced code", r: plain, enhanced: true, want: "554 5.0.0 No such user here"},
+		{name: "HELO without enhanced code", r: plain, enhanced: false, want: "554 No such user here"},
+		{name: "3xx gets no default", r: &Reply{Code: 354, Text: "Go ahead"}, enhanced: true, want: "354 Go ahead"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.r.Render(tc.enhanced); got != tc.want {
+				t.Errorf("Render(%v) = %q, want %q", tc.enhanced, got, tc.want)
+			}
+		})
+	}
+}
