@@ -13,7 +13,7 @@ import (
 )
 
 // ErrUnavailable is wrapped by every error of this package that is not a
-// *Reply and not the message reader's own error: the downstream could not
+// *ReplyError and not the message reader's own error: the downstream could not
 // be reached, or failed part way (dial, TLS, timeout, broken connection,
 // protocol error, full pool). The caller answers 451 4.4.1 and the sender
 // retries (RFC 5321 §4.2.5).
