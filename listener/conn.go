@@ -233,7 +233,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 // handled here and must not reach go-smtp.
 func (c *Conn) readCommand(p []byte) (int, error) {
 	if c.draining.Load() && !c.inTx.Load() {
-		return 0, c.closeWith(replyShuttingDown(c.l.cfg.Hostname))
+		return 0, c.closeWith(named(replyShuttingDown, c.l.cfg.Hostname))
 	}
 	c.setReadDeadline(c.lim.CommandTimeout)
 	if len(c.stash) > 0 {
@@ -259,7 +259,7 @@ func (c *Conn) readCommand(p []byte) (int, error) {
 		c.waiting.Store(true)
 		if c.draining.Load() && !c.inTx.Load() {
 			c.waiting.Store(false)
-			return 0, c.closeWith(replyShuttingDown(c.l.cfg.Hostname))
+			return 0, c.closeWith(named(replyShuttingDown, c.l.cfg.Hostname))
 		}
 		buf := p
 		if limit := c.lineLimit(nil) + 2; len(buf) > limit {
@@ -367,21 +367,21 @@ func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 	verb = strings.ToUpper(verb)
 	if mc := c.lim.MaxCommands; mc > 0 && c.stats.commands() >= mc {
 		c.stats.add(statName(verb), false)
-		return true, c.closeWith(replyTooManyCommands(c.l.cfg.Hostname))
+		return true, c.closeWith(named(replyTooManyCommands, c.l.cfg.Hostname))
 	}
 	if i := controlChar(line); i >= 0 {
 		// Never forwarded: go-smtp would echo the argument (EHLO's in its
 		// 250) or take it into an address.
 		c.log.Info("refused", "reason", "control_characters", "command", statName(verb), "code", 501, "enhanced", "5.5.2",
 			"evidence", fmt.Sprintf("byte 0x%02x at offset %d of a %d-byte command line", line[i], i, len(text)))
-		return true, c.answer(statName(verb), replyControlChars())
+		return true, c.answer(statName(verb), replyControlChars)
 	}
 	if verb != "" && !commandVerbs[verb] && !strings.HasPrefix(verb, "STARTTLS") {
 		// RFC 5321 §4.2.4: 500 for an unrecognized command (go-smtp
 		// answers a verb that is not four letters long 501 Bad command).
 		c.log.Info("refused", "reason", "unknown_command", "code", 500, "enhanced", "5.5.1",
 			"evidence", fmt.Sprintf("a %d-byte command line with an unknown verb", len(text)))
-		return true, c.answer(statName(verb), replyUnknownCommand())
+		return true, c.answer(statName(verb), replyUnknownCommand)
 	}
 	c.last = text
 	switch {
@@ -395,7 +395,7 @@ func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 			// Each greeting may start DNS checks (issue 12, bug 4).
 			c.log.Info("refused", "reason", "too_many_greetings", "code", 421, "enhanced", "4.7.0", "limit", mg)
 			c.stats.add(statName(verb), false)
-			return true, c.closeWith(replyTooManyGreetings(c.l.cfg.Hostname))
+			return true, c.closeWith(named(replyTooManyGreetings, c.l.cfg.Hostname))
 		}
 		c.mu.Lock()
 		c.greetVerb = verb
@@ -431,16 +431,16 @@ func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 // startTLS runs STARTTLS (RFC 3207) here instead of in go-smtp.
 func (c *Conn) startTLS(wellFormed bool) error {
 	if !wellFormed {
-		return c.answer("starttls", replySTARTTLSSyntax())
+		return c.answer("starttls", replySTARTTLSSyntax)
 	}
 	c.mu.Lock()
 	active, authed := c.tlsState != nil, c.authenticated
 	c.mu.Unlock()
 	if active || c.l.cfg.ImplicitTLS {
-		return c.answer("starttls", replyTLSActive())
+		return c.answer("starttls", replyTLSActive)
 	}
 	if authed {
-		return c.answer("starttls", replyTLSAfterAuth())
+		return c.answer("starttls", replyTLSAfterAuth)
 	}
 	if n := c.in.len(); n > 0 {
 		// RFC 3207 §4.2 / CVE-2011-0411: plaintext pipelined behind
@@ -448,7 +448,7 @@ func (c *Conn) startTLS(wellFormed bool) error {
 		c.log.Info("starttls injection discarded", "bytes", n)
 		c.in.reset()
 	}
-	if err := c.writeRaw(replyReadyTLS().Wire()); err != nil {
+	if err := c.writeRaw(replyReadyTLS.Wire()); err != nil {
 		c.Close()
 		return io.EOF
 	}
@@ -464,7 +464,7 @@ func (c *Conn) startTLS(wellFormed bool) error {
 }
 
 // answer writes a reply of our own to a command go-smtp never sees.
-func (c *Conn) answer(verb string, r *reply.Reply) error {
+func (c *Conn) answer(verb string, r reply.Reply) error {
 	return c.answerWire(verb, r.Wire())
 }
 
@@ -614,7 +614,7 @@ func (c *Conn) scanData(b []byte) (int, bool) {
 // fixed line written in one piece, replaced here as a whole.
 var (
 	goSMTPInvalidBase64 = []byte("454 4.7.0 Invalid base64 data\r\n")
-	invalidBase64Reply  = []byte(replyInvalidBase64().Wire())
+	invalidBase64Reply  = []byte(replyInvalidBase64.Wire())
 )
 
 // Write passes go-smtp's replies to the client, watching each reply line:
@@ -731,7 +731,7 @@ func (c *Conn) countError() error {
 	c.errors++
 	if me := c.lim.MaxErrors; me > 0 && c.errors >= me {
 		c.log.Info("too many errors", "errors", c.errors)
-		return c.closeWith(replyTooManyErrors(c.l.cfg.Hostname))
+		return c.closeWith(named(replyTooManyErrors, c.l.cfg.Hostname))
 	}
 	return nil
 }
@@ -760,13 +760,13 @@ func (c *Conn) readFailed(err error) error {
 	}
 	switch {
 	case c.draining.Load():
-		return c.closeWith(replyShuttingDown(c.l.cfg.Hostname))
+		return c.closeWith(named(replyShuttingDown, c.l.cfg.Hostname))
 	case !c.sessionEnd.IsZero() && !time.Now().Before(c.sessionEnd):
 		c.log.Info("session time limit", "limit", c.lim.SessionTimeout)
-		return c.closeWith(replySessionTimeLimit(c.l.cfg.Hostname))
+		return c.closeWith(named(replySessionTimeLimit, c.l.cfg.Hostname))
 	default:
 		c.log.Info("timeout", "state", "command", "limit", c.lim.CommandTimeout)
-		return c.closeWith(replyTimeout(c.l.cfg.Hostname))
+		return c.closeWith(named(replyTimeout, c.l.cfg.Hostname))
 	}
 }
 
@@ -783,7 +783,7 @@ func (*timeoutError) Temporary() bool { return true }
 func (c *Conn) dataReadFailed(err error) error {
 	if isTimeout(err) {
 		c.log.Info("timeout", "state", "data", "limit", c.lim.DataTimeout)
-		c.closeWith(replyTimeout(c.l.cfg.Hostname))
+		c.closeWith(named(replyTimeout, c.l.cfg.Hostname))
 		return errDataTimeout
 	}
 	c.Close()
@@ -799,12 +799,12 @@ func (c *Conn) dataReadFailed(err error) error {
 
 func (c *Conn) tooLong(limit int) error {
 	c.log.Info("refused", "reason", "line_too_long", "code", 500, "enhanced", "5.5.2", "limit", limit)
-	return c.closeWith(replyLineTooLong())
+	return c.closeWith(replyLineTooLong)
 }
 
 // closeWith writes a last reply and closes. It returns io.EOF for go-smtp,
 // which then ends the connection quietly.
-func (c *Conn) closeWith(r *reply.Reply) error {
+func (c *Conn) closeWith(r reply.Reply) error {
 	c.stats.add("", r.Code < 400)
 	c.writeRaw(r.Wire())
 	c.Close()

@@ -257,7 +257,8 @@ func (l *Listener) prepare(raw net.Conn) {
 			l.refused(reason)
 			if !l.cfg.ImplicitTLS {
 				raw.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				io.WriteString(raw, replyTooManyConnections(l.cfg.Hostname, detail).Wire())
+				r := tooManyConnections(l.cfg.Hostname, detail)
+				io.WriteString(raw, r.Wire())
 			}
 			raw.Close()
 			return
@@ -277,7 +278,7 @@ func (l *Listener) prepare(raw net.Conn) {
 		if early, err := c.pregreet(c.lim.PregreetDelay); err != nil || early {
 			if early {
 				c.log.Info("refused", "reason", "pregreet", "code", 554, "enhanced", "5.5.1", "evidence", "client sent data before the final 220 line")
-				c.writeRaw(replyPregreet(l.cfg.Hostname).Wire())
+				c.writeRaw(named(replyPregreet, l.cfg.Hostname).Wire())
 				l.refused("pregreet")
 			}
 			c.release()

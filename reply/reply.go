@@ -21,7 +21,7 @@ type Reply struct {
 }
 
 // String renders the reply as "550 5.7.1 text" (lines joined by " / ").
-func (r *Reply) String() string {
+func (r Reply) String() string {
 	text := strings.ReplaceAll(r.Text, "\n", " / ")
 	if r.HasEnhanced() {
 		return fmt.Sprintf("%d %s %s", r.Code, r.Enhanced, text)
@@ -30,13 +30,13 @@ func (r *Reply) String() string {
 }
 
 // HasEnhanced reports whether the reply carries an enhanced status code.
-func (r *Reply) HasEnhanced() bool {
+func (r Reply) HasEnhanced() bool {
 	return r.Enhanced.Set()
 }
 
 // EnhancedString renders the enhanced status code as "5.7.1", or "" when
 // there is none.
-func (r *Reply) EnhancedString() string {
+func (r Reply) EnhancedString() string {
 	if !r.HasEnhanced() {
 		return ""
 	}
@@ -45,7 +45,7 @@ func (r *Reply) EnhancedString() string {
 
 // Temporary reports whether the reply is a 4xx, after which the client is
 // expected to try again later (RFC 5321 §4.2.1).
-func (r *Reply) Temporary() bool {
+func (r Reply) Temporary() bool {
 	return r.Code/100 == 4
 }
 
@@ -54,7 +54,7 @@ func (r *Reply) Temporary() bool {
 // ended by CRLF (RFC 5321 §4.2.1, RFC 2034 §4: the enhanced code on every
 // line). The listener always sends enhanced codes; a reply without one
 // (Enhanced all zero) is written with the code alone.
-func (r *Reply) Wire() string {
+func (r Reply) Wire() string {
 	lines := strings.Split(r.Text, "\n")
 	var b strings.Builder
 	for i, l := range lines {
@@ -76,7 +76,7 @@ func (r *Reply) Wire() string {
 // the enhanced code on the last line only, and only when enhanced is set
 // (the client greeted with EHLO, RFC 2034 §3). A reply without an enhanced
 // code then gets go-smtp's default, X.0.0, when its class is 2, 4 or 5.
-func (r *Reply) Render(enhanced bool) string {
+func (r Reply) Render(enhanced bool) string {
 	enh := ""
 	switch {
 	case !enhanced:
