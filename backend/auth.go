@@ -29,10 +29,10 @@ func (s *Session) authOffered() bool {
 // Auth starts a SASL exchange.
 func (s *Session) Auth(mech string) (sasl.Server, error) {
 	if !s.b.lis.AuthEnabled || s.env.Auth.Verifier == nil {
-		return nil, s.refuse("AUTH", refusalf(503, [3]int{5, 5, 1}, "auth_disabled", "Error: authentication not enabled on this port"))
+		return nil, s.refuse("AUTH", refusalf(reply.C503BadSequence, reply.E551InvalidCommand, "auth_disabled", "Error: authentication not enabled on this port"))
 	}
 	if !s.authOffered() {
-		return nil, s.refuse("AUTH", refusalf(538, [3]int{5, 7, 11}, "auth_plaintext",
+		return nil, s.refuse("AUTH", refusalf(reply.C538EncryptionRequired, reply.E5711EncryptionRequired, "auth_plaintext",
 			"Encryption required for requested authentication mechanism; issue STARTTLS first"), "mechanism", mech)
 	}
 	if lim := s.env.Auth.Limiter; lim != nil {
@@ -49,7 +49,7 @@ func (s *Session) Auth(mech string) (sasl.Server, error) {
 	case sasl.Login:
 		return saslReplies{auth.NewLoginServer(check), s}, nil
 	}
-	return nil, s.refuse("AUTH", refusalf(504, [3]int{5, 5, 4}, "auth_mechanism", "Error: unsupported authentication mechanism %q; use PLAIN or LOGIN", mech))
+	return nil, s.refuse("AUTH", refusalf(reply.C504ParameterNotImplemented, reply.E554InvalidArguments, "auth_mechanism", "Error: unsupported authentication mechanism %q; use PLAIN or LOGIN", mech))
 }
 
 // authenticate checks one set of credentials and writes the line that
@@ -71,7 +71,7 @@ func (s *Session) authenticate(mech, identity, user, pass string) error {
 		case errors.As(err, &blocked):
 			return s.blocked(mech, blocked.Until)
 		case err != nil:
-			return s.refuse("AUTH", refusalf(454, [3]int{4, 7, 0}, "auth_busy",
+			return s.refuse("AUTH", refusalf(reply.C454TemporaryAuthFailure, reply.E470Security, "auth_busy",
 				"Error: too many authentication attempts in progress from %s, try again later", ip), "mechanism", mech)
 		}
 		tk = t
@@ -114,7 +114,7 @@ func (s *Session) authenticate(mech, identity, user, pass string) error {
 		tk.Release()
 		s.log.Warn("auth unavailable", logUser(user, false, "mechanism", mech, "err", err)...)
 		s.b.metrics.Auth(mech, "temperror")
-		return s.smtpError(&reply.Refusal{Code: 454, Enhanced: [3]int{4, 7, 0}, Text: "Temporary authentication failure, try again later"})
+		return s.smtpError(&reply.Reply{Code: reply.C454TemporaryAuthFailure, Enhanced: reply.E470Security, Text: "Temporary authentication failure, try again later"})
 	}
 }
 
@@ -143,14 +143,14 @@ func (s *Session) authFailed(mech string, until time.Time) error {
 	if !until.IsZero() {
 		return s.blocked(mech, until)
 	}
-	return s.smtpError(&reply.Refusal{Code: 535, Enhanced: [3]int{5, 7, 8}, Text: "Error: authentication failed: wrong user name or password"})
+	return s.smtpError(&reply.Reply{Code: reply.C535AuthCredentialsInvalid, Enhanced: reply.E578BadCredentials, Text: "Error: authentication failed: wrong user name or password"})
 }
 
 // blocked answers an address that failed too often; the guard closes the
 // connection after any 421.
 func (s *Session) blocked(mech string, until time.Time) *smtp.SMTPError {
 	mins := int(time.Until(until).Minutes()) + 1
-	return s.refuse("AUTH", refusalf(421, [3]int{4, 7, 0}, "auth_blocked",
+	return s.refuse("AUTH", refusalf(reply.C421ServiceNotAvailable, reply.E470Security, "auth_blocked",
 		"%s Error: too many authentication failures from %s, try again in %d minutes", s.env.Hostname, s.conn.Client().Addr(), mins),
 		"mechanism", mech, "until", until.Format(time.RFC3339))
 }
@@ -172,7 +172,7 @@ func (r saslReplies) Next(response []byte) ([]byte, bool, error) {
 	}
 	if errors.Is(err, auth.ErrMalformed) {
 		r.s.log.Info("auth malformed", "evidence", err.Error())
-		return nil, false, r.s.smtpError(&reply.Refusal{Code: 501, Enhanced: [3]int{5, 5, 2}, Text: "Error: malformed authentication response"})
+		return nil, false, r.s.smtpError(&reply.Reply{Code: reply.C501ParameterSyntax, Enhanced: reply.E552SyntaxError, Text: "Error: malformed authentication response"})
 	}
 	return nil, false, r.s.internalError("AUTH", err)
 }

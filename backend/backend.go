@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/smtpgateway/gateway/config"
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // verdictTimeout bounds one HELO evaluation, DNS lookups included.
@@ -102,7 +103,7 @@ func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if !ok {
 		// Only the listener guard carries what a session needs; refuse politely.
 		b.log.Error("connection without the listener guard", "remote", c.Conn().RemoteAddr().String())
-		return nil, &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Internal configuration error, try again later"}
+		return nil, toSMTPError(&reply.Reply{Code: reply.C421ServiceNotAvailable, Enhanced: reply.E430MailSystem, Text: "Internal configuration error, try again later"}, true)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Session{

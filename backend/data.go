@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/smtpgateway/gateway/heloguard"
 	"github.com/smtpgateway/gateway/message"
 	"github.com/smtpgateway/gateway/relay"
@@ -26,7 +24,7 @@ func (s *Session) Data(r io.Reader) error {
 	defer s.dataMu.Unlock()
 	tx := s.tx
 	if tx == nil || tx.relayTx == nil || len(tx.rcpts) == 0 {
-		return s.refuse("DATA", refusalf(503, [3]int{5, 5, 1}, "sequence", "Error: no valid recipients"))
+		return s.refuse("DATA", refusalf(reply.C503BadSequence, reply.E551InvalidCommand, "sequence", "Error: no valid recipients"))
 	}
 	prepend := s.traceHeaders(tx)
 	in := &endWatch{r: r, onEOF: func() { s.conn.SetCommitting(true) }, check: func() error {
@@ -54,7 +52,7 @@ func (s *Session) Data(r io.Reader) error {
 		return s.dataError(tx, err, in.err, body.n, elapsed)
 	}
 	s.b.env.health.ok(s.b.log, tx.target.Name())
-	qid := rep.QueueID()
+	qid := relay.QueueID(rep)
 	s.log.Info("relayed",
 		"tx", tx.id,
 		"from", reply.Clip(tx.from),
@@ -69,9 +67,7 @@ func (s *Session) Data(r io.Reader) error {
 	if qid != "" {
 		text = "Ok: queued as " + qid + " (gateway id " + tx.id + ")"
 	}
-	// go-smtp writes the text of a returned SMTPError whatever its code:
-	// this is how the 250 carries the queue id.
-	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: text}
+	return completed(text)
 }
 
 // dataError decides what the client hears when the message was not
@@ -84,10 +80,10 @@ func (s *Session) dataError(tx *transaction, err, clientErr error, size int64, e
 	}
 	if se, ok := asSMTPError(err); ok {
 		// go-smtp's own limits (552 5.3.4 message too big) end the reader.
-		r := &reply.Refusal{Code: se.Code, Enhanced: [3]int(se.EnhancedCode), Text: se.Message, Check: "message_size"}
+		r := &reply.Reply{Code: se.Code, Enhanced: reply.Enhanced(se.EnhancedCode), Text: se.Message, Check: "message_size"}
 		return s.refuse("DATA", r, attrs...)
 	}
-	var rep *relay.Reply
+	var rep *relay.ReplyError
 	if errors.As(err, &rep) {
 		return s.downstreamError("DATA", err, tx.target, attrs...)
 	}
@@ -97,16 +93,16 @@ func (s *Session) dataError(tx *transaction, err, clientErr error, size int64, e
 		// client's side decides this: a downstream timeout or EOF is 451
 		// 4.4.1 below, for a client that is still there.
 		s.log.Info("aborted", append(attrs, "reason", "client gone mid-DATA", "evidence", err.Error())...)
-		return s.smtpError(&reply.Refusal{Code: 451, Enhanced: [3]int{4, 4, 2}, Text: "Error: connection lost during DATA"})
+		return s.smtpError(&reply.Reply{Code: reply.C451LocalError, Enhanced: reply.E442BadConnection, Text: "Error: connection lost during DATA"})
 	}
 	return s.downstreamError("DATA", err, tx.target, attrs...)
 }
 
-func filterRefusal(fe *message.FilterError) *reply.Refusal {
+func filterRefusal(fe *message.FilterError) *reply.Reply {
 	if fe.Kind == message.KindLongLine {
 		// RFC 3463 X.3.4: the message exceeds a limit of this system (one
 		// line of it, here); 552 like max_message_bytes.
-		return &reply.Refusal{Code: 552, Enhanced: [3]int{5, 3, 4}, Check: fe.Kind,
+		return &reply.Reply{Code: reply.C552ExceededStorage, Enhanced: reply.E534MessageTooBig, Check: fe.Kind,
 			Text:     fmt.Sprintf("Error: line %d of the message is too long for this server; lines over 998 bytes break RFC 5322 section 2.1.1, encode the content (quoted-printable or base64)", fe.Line),
 			Evidence: fmt.Sprintf("line %d longer than max_data_line_length (byte %d)", fe.Line, fe.Offset)}
 	}
@@ -114,12 +110,12 @@ func filterRefusal(fe *message.FilterError) *reply.Refusal {
 		// Refused, not repaired: the line would continue our Received
 		// field, and a header section cannot begin with a continuation
 		// line (RFC 5322 §2.2.3); changing the message silently is worse.
-		return &reply.Refusal{Code: 554, Enhanced: [3]int{5, 6, 0}, Check: fe.Kind,
+		return &reply.Reply{Code: reply.C554TransactionFailed, Enhanced: reply.E560MediaError, Check: fe.Kind,
 			Text: "Error: message starts with a folded header line (a line beginning with a space or tab); send a header field first"}
 	}
 	what := map[string]string{message.KindBareLF: "bare <LF>", message.KindBareCR: "bare <CR>", message.KindNUL: "NUL byte"}[fe.Kind]
 	if fe.Kind == message.KindNUL {
-		return &reply.Refusal{Code: 550, Enhanced: [3]int{5, 6, 0}, Check: fe.Kind,
+		return &reply.Reply{Code: reply.C550MailboxUnavailable, Enhanced: reply.E560MediaError, Check: fe.Kind,
 			Text:     "Error: message contains a NUL byte; NUL is not allowed in SMTP mail (RFC 5321 section 2.3.8)",
 			Evidence: fmt.Sprintf("line %d", fe.Line)}
 	}
@@ -127,7 +123,7 @@ func filterRefusal(fe *message.FilterError) *reply.Refusal {
 	if fe.Offset < 0 {
 		evidence = fmt.Sprintf("line %d: a dot then a bare CR, which the DATA dot reader would drop", fe.Line)
 	}
-	return &reply.Refusal{Code: 550, Enhanced: [3]int{5, 5, 2}, Check: fe.Kind,
+	return &reply.Reply{Code: reply.C550MailboxUnavailable, Enhanced: reply.E552SyntaxError, Check: fe.Kind,
 		Text:     fmt.Sprintf("Line %d ends in %s, not <CR><LF>; fix the sending software (RFC 5321 section 2.3.8)\nError: %s received", fe.Line, what, what),
 		Evidence: evidence}
 }
@@ -140,7 +136,7 @@ func filterRefusal(fe *message.FilterError) *reply.Refusal {
 // operator's alert is about.
 func outcome(err error, clientGone bool) string {
 	var (
-		r  *relay.Reply
+		r  *relay.ReplyError
 		fe *message.FilterError
 	)
 	_, gatewayLimit := asSMTPError(err)

@@ -10,8 +10,8 @@
 // filter of package message, and the client hears 250 only after the
 // downstream said 250.
 //
-// backend is the only package that turns a reply.Refusal into a go-smtp
-// error, and it writes the one log line per refusal that tells the
-// operator why. It never hands go-smtp a plain error: go-smtp would send
-// its text to the client.
+// backend is the only package that turns a reply.Reply into a go-smtp
+// error (toSMTPError, the one conversion), and it writes the one log line
+// per refusal that tells the operator why. It never hands go-smtp a plain
+// error: go-smtp would send its text to the client.
 package backend

@@ -77,7 +77,7 @@ const relayRefusedHint = "the downstream refused to relay for the gateway; add t
 // recipient is not in local_domains, and the downstream's text is one of
 // the relay refusals of common servers (relayRefusals).
 func (s *Session) relayHint(err error, domain string) []any {
-	var rep *relay.Reply
+	var rep *relay.ReplyError
 	if !errors.As(err, &rep) || s.env.isLocal(domain) {
 		return nil
 	}

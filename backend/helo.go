@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/smtpgateway/gateway/heloguard"
 	"github.com/smtpgateway/gateway/reply"
 	"github.com/smtpgateway/gateway/resolver"
@@ -208,7 +206,7 @@ func (b *Backend) MissingGreeting(c Conn) string {
 		return ""
 	}
 	// The client never sent EHLO, so it never asked for enhanced codes.
-	wire := wireReply(&smtp.SMTPError{Code: r.Code, EnhancedCode: smtp.NoEnhancedCode, Message: r.Text})
+	wire := r.Render(false)
 	c.Logger().Info("reject", "command", "MAIL", "check", r.Check, "code", r.Code,
 		"enhanced", r.EnhancedString(), "reply", wire, "evidence", r.Evidence, "stage", "mail")
 	b.metrics.Refused(b.lis.Name, "MAIL", r.Check, r.Code)

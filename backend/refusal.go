@@ -3,7 +3,6 @@ package backend
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/emersion/go-smtp"
 
@@ -12,7 +11,7 @@ import (
 
 // refuse logs one line that tells the operator the whole story and turns
 // the refusal into the go-smtp error the client sees.
-func (s *Session) refuse(command string, r *reply.Refusal, attrs ...any) *smtp.SMTPError {
+func (s *Session) refuse(command string, r *reply.Reply, attrs ...any) *smtp.SMTPError {
 	e := s.smtpError(r)
 	args := []any{
 		"command", command,
@@ -20,7 +19,7 @@ func (s *Session) refuse(command string, r *reply.Refusal, attrs ...any) *smtp.S
 		"check", r.Check,
 		"code", r.Code,
 		"enhanced", r.EnhancedString(),
-		"reply", wireReply(e),
+		"reply", r.Render(s.ehlo),
 	}
 	if r.Evidence != "" {
 		args = append(args, "evidence", r.Evidence)
@@ -50,41 +49,20 @@ func clipClient(attrs []any) []any {
 	return out
 }
 
-// wireReply renders e exactly as go-smtp writes it to the client (codes on
-// every line, the enhanced code on the last, X.0.0 when none was set), the
-// lines separated by "\n": the log shows the very reply the client got.
-func wireReply(e *smtp.SMTPError) string {
-	enh := e.EnhancedCode
-	if enh == smtp.EnhancedCodeNotSet {
-		switch e.Code / 100 {
-		case 2, 4, 5:
-			enh = smtp.EnhancedCode{e.Code / 100, 0, 0}
-		default:
-			enh = smtp.NoEnhancedCode
-		}
-	}
-	lines := strings.Split(e.Message, "\n")
-	var b strings.Builder
-	for i, l := range lines {
-		switch {
-		case i < len(lines)-1:
-			fmt.Fprintf(&b, "%d-%s\n", e.Code, l)
-		case enh == smtp.NoEnhancedCode:
-			fmt.Fprintf(&b, "%d %s", e.Code, l)
-		default:
-			fmt.Fprintf(&b, "%d %d.%d.%d %s", e.Code, enh[0], enh[1], enh[2], l)
-		}
-	}
-	return b.String()
-}
-
 // smtpError converts without logging. The enhanced code is left out for
 // clients that greeted with HELO: they never asked for
 // ENHANCEDSTATUSCODES (RFC 2034 §3).
-func (s *Session) smtpError(r *reply.Refusal) *smtp.SMTPError {
+func (s *Session) smtpError(r *reply.Reply) *smtp.SMTPError {
+	return toSMTPError(r, s.ehlo)
+}
+
+// toSMTPError is the one conversion of a reply.Reply into go-smtp's
+// error: code and text, and the enhanced code when enhanced is set (the
+// client greeted with EHLO) and r has one; go-smtp then fills in X.0.0.
+func toSMTPError(r *reply.Reply, enhanced bool) *smtp.SMTPError {
 	e := &smtp.SMTPError{Code: r.Code, Message: r.Text}
 	switch {
-	case !s.ehlo:
+	case !enhanced:
 		e.EnhancedCode = smtp.NoEnhancedCode
 	case r.HasEnhanced():
 		e.EnhancedCode = smtp.EnhancedCode(r.Enhanced)
@@ -92,11 +70,20 @@ func (s *Session) smtpError(r *reply.Refusal) *smtp.SMTPError {
 	return e
 }
 
+// completed returns the positive reply that ends DATA with text. go-smtp
+// writes the text of a returned SMTPError whatever its code, and an error
+// is the only way a Session can choose the text of a 250: this is how the
+// 250 carries the queue id. Its 2.0.0 is sent even to a HELO client, as
+// go-smtp's own 250 would be.
+func completed(text string) *smtp.SMTPError {
+	return toSMTPError(&reply.Reply{Code: reply.C250Completed, Enhanced: reply.E200Success, Text: text}, true)
+}
+
 // internalError answers what no refusal describes: a generic 451 for the
 // client, the details for the log (never go-smtp's err.Error()).
 func (s *Session) internalError(command string, err error) *smtp.SMTPError {
 	s.log.Error("internal error", "command", command, "err", err)
-	return s.smtpError(&reply.Refusal{Code: 451, Enhanced: [3]int{4, 3, 0}, Text: "Internal error, try again later"})
+	return s.smtpError(&reply.Reply{Code: reply.C451LocalError, Enhanced: reply.E430MailSystem, Text: "Internal error, try again later"})
 }
 
 // asSMTPError returns err when it already is a go-smtp reply.
@@ -108,15 +95,15 @@ func asSMTPError(err error) (*smtp.SMTPError, bool) {
 	return nil, false
 }
 
-// refusalf builds a Refusal whose text is format with args. String
+// refusalf builds a Reply whose text is format with args. String
 // arguments, which are what the client sent (an address, a
 // mechanism), are cut by reply.Clip: the reply line stays within RFC 5321
 // §4.5.3.1.5's 512 octets, and the log line that quotes it stays short.
-func refusalf(code int, enh [3]int, check, format string, args ...any) *reply.Refusal {
+func refusalf(code int, enh reply.Enhanced, check, format string, args ...any) *reply.Reply {
 	for i, a := range args {
 		if s, ok := a.(string); ok {
 			args[i] = reply.Clip(s)
 		}
 	}
-	return &reply.Refusal{Code: code, Enhanced: enh, Check: check, Text: fmt.Sprintf(format, args...)}
+	return &reply.Reply{Code: code, Enhanced: enh, Check: check, Text: fmt.Sprintf(format, args...)}
 }

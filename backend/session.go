@@ -66,14 +66,14 @@ type transaction struct {
 // forwarded with the first recipient, so that the route is known.
 func (s *Session) Mail(from string, opts *smtp.MailOptions) error {
 	if (s.conn.TLS() != nil) != s.greetTLS {
-		return s.refuse("MAIL", refusalf(503, [3]int{5, 5, 1}, "ehlo_after_starttls",
+		return s.refuse("MAIL", refusalf(reply.C503BadSequence, reply.E551InvalidCommand, "ehlo_after_starttls",
 			"Error: send EHLO again after STARTTLS (RFC 3207 section 4.2)"))
 	}
 	if s.tx != nil {
-		return s.refuse("MAIL", refusalf(503, [3]int{5, 5, 1}, "sequence", "Error: nested MAIL command"))
+		return s.refuse("MAIL", refusalf(reply.C503BadSequence, reply.E551InvalidCommand, "sequence", "Error: nested MAIL command"))
 	}
 	if s.b.lis.submission() && s.user == "" {
-		return s.refuse("MAIL", refusalf(530, [3]int{5, 7, 0}, "auth_required", "Authentication required"), "from", from)
+		return s.refuse("MAIL", refusalf(reply.C530AuthRequired, reply.E570Security, "auth_required", "Authentication required"), "from", from)
 	}
 	if err := s.mailParams(from, opts); err != nil {
 		return err
@@ -83,7 +83,7 @@ func (s *Session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	ip := s.conn.Client().Addr()
 	if n := s.env.MessagesPerMin; n > 0 && !s.b.rates.allow(ip, n) {
-		return s.refuse("MAIL", refusalf(450, [3]int{4, 7, 1}, "message_rate",
+		return s.refuse("MAIL", refusalf(reply.C450MailboxUnavailable, reply.E471NotAuthorized, "message_rate",
 			"Error: too many messages from %s in the last minute, try again later", ip), "limit", n)
 	}
 	if s.user != "" && s.env.Auth.Owns != nil {
@@ -92,10 +92,10 @@ func (s *Session) Mail(from string, opts *smtp.MailOptions) error {
 		// §3, read receipts): refused unless allow_null_sender.
 		switch {
 		case from == "" && !s.env.Auth.AllowNullSender:
-			return s.refuse("MAIL", refusalf(553, [3]int{5, 7, 1}, "null_sender",
+			return s.refuse("MAIL", refusalf(reply.C553MailboxNameNotAllowed, reply.E571NotAuthorized, "null_sender",
 				"<>: Sender address rejected: the null sender is not allowed for authenticated users; use your own address"), "from", "<>")
 		case from != "" && !s.env.Auth.Owns(s.user, from):
-			return s.refuse("MAIL", refusalf(553, [3]int{5, 7, 1}, "sender_not_owned",
+			return s.refuse("MAIL", refusalf(reply.C553MailboxNameNotAllowed, reply.E571NotAuthorized, "sender_not_owned",
 				"<%s>: Sender address rejected: not owned by user %s", from, s.user), "from", from)
 		}
 	}
@@ -149,19 +149,19 @@ func (s *Session) mailParams(from string, o *smtp.MailOptions) error {
 	case !o.UTF8 && !address.IsASCII(from):
 		return s.refuse("MAIL", needUTF8(from), "from", from)
 	case !utf8.ValidString(from):
-		return s.refuse("MAIL", refusalf(501, [3]int{5, 1, 7}, "sender_syntax",
+		return s.refuse("MAIL", refusalf(reply.C501ParameterSyntax, reply.E517BadSenderSyntax, "sender_syntax",
 			"<%s>: Sender address rejected: not valid UTF-8 (RFC 6531 section 3.3)", strings.ToValidUTF8(from, "?")), "from", from)
 	}
 	return nil
 }
 
-func unsupportedParam(param, ext string) *reply.Refusal {
-	return refusalf(555, [3]int{5, 5, 4}, strings.ToLower(ext)+"_unsupported",
+func unsupportedParam(param, ext string) *reply.Reply {
+	return refusalf(reply.C555ParametersNotImplemented, reply.E554InvalidArguments, strings.ToLower(ext)+"_unsupported",
 		"%s parameter not supported: the mail server behind this gateway does not offer %s; send the command without it", param, ext)
 }
 
-func needUTF8(addr string) *reply.Refusal {
-	return refusalf(553, [3]int{5, 6, 7}, "smtputf8_required", "<%s>: non-ASCII address requires the SMTPUTF8 parameter", addr)
+func needUTF8(addr string) *reply.Reply {
+	return refusalf(reply.C553MailboxNameNotAllowed, reply.E567NonASCIIAddress, "smtputf8_required", "<%s>: non-ASCII address requires the SMTPUTF8 parameter", addr)
 }
 
 // Rcpt checks one recipient and forwards it to the downstream in real
@@ -169,7 +169,7 @@ func needUTF8(addr string) *reply.Refusal {
 func (s *Session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	tx := s.tx
 	if tx == nil {
-		return s.refuse("RCPT", refusalf(503, [3]int{5, 5, 1}, "sequence", "Error: need MAIL command"))
+		return s.refuse("RCPT", refusalf(reply.C503BadSequence, reply.E551InvalidCommand, "sequence", "Error: need MAIL command"))
 	}
 	ropts := rcptOptions(opts)
 	switch {
@@ -190,15 +190,15 @@ func (s *Session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	switch trick {
 	case "":
 	case address.BadSyntax:
-		return s.refuse("RCPT", refusalf(501, [3]int{5, 1, 3}, "rcpt_syntax",
+		return s.refuse("RCPT", refusalf(reply.C501ParameterSyntax, reply.E513BadDestinationSyntax, "rcpt_syntax",
 			"<%s>: Recipient address rejected: bad address syntax", to), "rcpt", to)
 	default:
-		return s.refuse("RCPT", refusalf(554, [3]int{5, 7, 1}, string(trick),
+		return s.refuse("RCPT", refusalf(reply.C554TransactionFailed, reply.E571NotAuthorized, string(trick),
 			"<%s>: Recipient address rejected: %s addresses are not accepted here", to, strings.ReplaceAll(string(trick), "_", " ")), "rcpt", to)
 	}
 	ip := s.conn.Client().Addr()
 	if s.b.lis.mx() && s.user == "" && !s.env.trusted(ip) && !s.env.isLocal(addr.Domain) {
-		return s.refuse("RCPT", refusalf(554, [3]int{5, 7, 1}, "relay_denied", "<%s>: Relay access denied", to), "rcpt", to)
+		return s.refuse("RCPT", refusalf(reply.C554TransactionFailed, reply.E571NotAuthorized, "relay_denied", "<%s>: Relay access denied", to), "rcpt", to)
 	}
 	if err := s.heloGate(heloguard.StageRcpt, "RCPT"); err != nil {
 		return err
@@ -207,7 +207,7 @@ func (s *Session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	target := s.env.Router.Route(addr.String())
 	if tx.target != nil && target != tx.target {
 		if len(tx.rcpts) > 0 {
-			return s.refuse("RCPT", refusalf(452, [3]int{4, 5, 3}, "route_split",
+			return s.refuse("RCPT", refusalf(reply.C452InsufficientStorage, reply.E453TooManyRecipients, "route_split",
 				"<%s>: this recipient is served by another downstream; send it again in a new transaction", to),
 				"rcpt", to, "downstream", target.Name(), "first_downstream", tx.target.Name())
 		}
@@ -235,23 +235,23 @@ func (s *Session) Rcpt(to string, opts *smtp.RcptOptions) error {
 // is no backscatter), and turns anything else into 451 4.4.1 so the
 // sender retries.
 func (s *Session) downstreamError(command string, err error, target relay.Target, attrs ...any) error {
-	var rep *relay.Reply
+	var rep *relay.ReplyError
 	attrs = append(attrs, "downstream", target.Name())
 	if errors.As(err, &rep) {
-		r := &reply.Refusal{Code: rep.Code, Enhanced: rep.Enhanced, Text: rep.Text, Check: "downstream", Evidence: rep.Error()}
+		r := &reply.Reply{Code: rep.Code, Enhanced: rep.Enhanced, Text: rep.Text, Check: "downstream", Evidence: rep.Error()}
 		if r.Code == 421 {
 			// The downstream closing its channel must not close ours.
-			r.Code, r.Enhanced = 451, [3]int{4, 4, 1}
+			r.Code, r.Enhanced = reply.C451LocalError, reply.E441NoAnswer
 			s.b.env.health.failed(s.b.log, target.Name(), err)
 		} else {
 			s.b.env.health.ok(s.b.log, target.Name())
 		}
 		if r.Code < 400 || r.Code > 599 {
-			r.Code, r.Enhanced = 451, [3]int{4, 4, 1}
+			r.Code, r.Enhanced = reply.C451LocalError, reply.E441NoAnswer
 		}
 		return s.refuse(command, r, attrs...)
 	}
-	r := &reply.Refusal{Code: 451, Enhanced: [3]int{4, 4, 1}, Check: "downstream_unavailable",
+	r := &reply.Reply{Code: reply.C451LocalError, Enhanced: reply.E441NoAnswer, Check: "downstream_unavailable",
 		Text: "Error: the mail server behind this gateway is temporarily unavailable, try again later", Evidence: err.Error()}
 	s.b.env.health.failed(s.b.log, target.Name(), err)
 	return s.refuse(command, r, attrs...)

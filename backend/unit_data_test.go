@@ -13,6 +13,7 @@ import (
 	"github.com/smtpgateway/gateway/listener"
 	"github.com/smtpgateway/gateway/message"
 	"github.com/smtpgateway/gateway/relay"
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // open greets and opens a transaction to bob@local-one.net.
@@ -63,7 +64,7 @@ func TestDataQueued(t *testing.T) {
 
 	// The next transaction of the session: id .2; a downstream 250
 	// without a queue id.
-	tg.setData(&relay.Reply{Code: 250, Enhanced: [3]int{2, 0, 0}, Text: "Message accepted"}, nil)
+	tg.setData(&reply.Reply{Code: 250, Enhanced: [3]int{2, 0, 0}, Text: "Message accepted"}, nil)
 	c.tx()
 	c.expect("RCPT TO:<carol@local-one.net>", "250 2.0.0 I'll make sure <carol@local-one.net> gets this")
 	got = c.data(msg)
@@ -107,13 +108,13 @@ func TestDataDownstreamFailure(t *testing.T) {
 		want    []string
 		outcome string
 	}{
-		{"5xx", &relay.Reply{Code: 554, Enhanced: [3]int{5, 7, 1}, Text: "Message rejected: spam"},
+		{"5xx", &relay.ReplyError{Reply: &reply.Reply{Code: 554, Enhanced: [3]int{5, 7, 1}, Text: "Message rejected: spam"}},
 			[]string{"554 5.7.1 Message rejected: spam"}, "rejected"},
-		{"5xx_multiline", &relay.Reply{Code: 550, Enhanced: [3]int{5, 6, 0}, Text: "Content rejected\nSee the policy"},
+		{"5xx_multiline", &relay.ReplyError{Reply: &reply.Reply{Code: 550, Enhanced: [3]int{5, 6, 0}, Text: "Content rejected\nSee the policy"}},
 			[]string{"550-Content rejected", "550 5.6.0 See the policy"}, "rejected"},
-		{"4xx", &relay.Reply{Code: 452, Enhanced: [3]int{4, 3, 1}, Text: "Insufficient system storage"},
+		{"4xx", &relay.ReplyError{Reply: &reply.Reply{Code: 452, Enhanced: [3]int{4, 3, 1}, Text: "Insufficient system storage"}},
 			[]string{"452 4.3.1 Insufficient system storage"}, "deferred"},
-		{"421", &relay.Reply{Code: 421, Enhanced: [3]int{4, 4, 2}, Text: "down.example Error: timeout exceeded"},
+		{"421", &relay.ReplyError{Reply: &reply.Reply{Code: 421, Enhanced: [3]int{4, 4, 2}, Text: "down.example Error: timeout exceeded"}},
 			[]string{"451 4.4.1 down.example Error: timeout exceeded"}, "deferred"},
 		{"unavailable", fmt.Errorf("%w: end of data: connection reset by peer", relay.ErrUnavailable),
 			[]string{unavailable}, "failed"},
@@ -299,7 +300,7 @@ func TestDataClientStalls(t *testing.T) {
 // write, one of them refused by the downstream at the end of data.
 func TestDataOneDeliveryPer250(t *testing.T) {
 	tg := newTarget("down")
-	tg.rcptErr["nobody@local-one.net"] = &relay.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Text: "User unknown"}
+	tg.rcptErr["nobody@local-one.net"] = &relay.ReplyError{Reply: &reply.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Text: "User unknown"}}
 	c := start(t, newEnv(t, tg), opts{}).dial()
 	c.ehlo(clientHELO)
 	var b strings.Builder

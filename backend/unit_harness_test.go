@@ -29,6 +29,7 @@ import (
 	"github.com/smtpgateway/gateway/heloguard"
 	"github.com/smtpgateway/gateway/listener"
 	"github.com/smtpgateway/gateway/relay"
+	"github.com/smtpgateway/gateway/reply"
 
 	"github.com/smtpgateway/gateway/internal/testcert"
 
@@ -62,7 +63,7 @@ type fakeTarget struct {
 	beginErr  error            // Begin fails with this
 	rcptErr   map[string]error // Rcpt of this address fails with this
 	dataErr   error            // Data reads the whole message, then fails with this
-	dataReply *relay.Reply     // the 250 of Data; nil: "250 2.0.0 Ok: queued as 4ZxY1k2Lm3z5"
+	dataReply *reply.Reply     // the 250 of Data; nil: "250 2.0.0 Ok: queued as 4ZxY1k2Lm3z5"
 	stall     chan struct{}    // Data, after reading the message, waits for this to be closed
 
 	dataRead chan struct{} // closed when a Data has read its message to EOF (stall tests)
@@ -100,7 +101,7 @@ func (t *fakeTarget) setBegin(err error) {
 }
 
 // setData changes what the next Data calls return.
-func (t *fakeTarget) setData(rep *relay.Reply, err error) {
+func (t *fakeTarget) setData(rep *reply.Reply, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.dataReply, t.dataErr = rep, err
@@ -200,7 +201,7 @@ func (tx *fakeTx) Rcpt(ctx context.Context, to string, opts relay.RcptOptions) e
 	return nil
 }
 
-func (tx *fakeTx) Data(ctx context.Context, r io.Reader) (*relay.Reply, error) {
+func (tx *fakeTx) Data(ctx context.Context, r io.Reader) (*reply.Reply, error) {
 	tx.mu.Lock()
 	tx.dataCalls++
 	tx.inData = true
@@ -233,7 +234,7 @@ func (tx *fakeTx) Data(ctx context.Context, r io.Reader) (*relay.Reply, error) {
 		return nil, dataErr
 	}
 	if rep == nil {
-		rep = &relay.Reply{Code: 250, Enhanced: [3]int{2, 0, 0}, Text: "Ok: queued as " + fakeQID}
+		rep = &reply.Reply{Code: 250, Enhanced: [3]int{2, 0, 0}, Text: "Ok: queued as " + fakeQID}
 	}
 	tx.mu.Lock()
 	tx.delivered = true

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/smtpgateway/gateway/relay"
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // logLines returns the log lines containing every one of subs.
@@ -51,8 +52,8 @@ func TestRejectNamesUserOnce(t *testing.T) {
 // text for a client that may not relay, carry no hint.
 func TestDownstreamRelayRefusalHint(t *testing.T) {
 	tg := newTarget("down")
-	tg.rcptErr["x@"+remoteDom] = &relay.Reply{Code: 454, Enhanced: [3]int{4, 7, 1}, Text: "<x@" + remoteDom + ">: Relay access denied"}
-	tg.rcptErr["nobody@"+localDom] = &relay.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Text: "<nobody@" + localDom + ">: Recipient address rejected: User unknown"}
+	tg.rcptErr["x@"+remoteDom] = &relay.ReplyError{Reply: &reply.Reply{Code: 454, Enhanced: [3]int{4, 7, 1}, Text: "<x@" + remoteDom + ">: Relay access denied"}}
+	tg.rcptErr["nobody@"+localDom] = &relay.ReplyError{Reply: &reply.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Text: "<nobody@" + localDom + ">: Recipient address rejected: User unknown"}}
 	h := start(t, withAuth(t, newEnv(t, tg)), opts{kind: "submission", authEnabled: true, tls: true})
 	c := h.dial()
 	c.login()

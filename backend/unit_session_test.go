@@ -12,6 +12,7 @@ import (
 	"github.com/smtpgateway/gateway/address"
 	"github.com/smtpgateway/gateway/backend"
 	"github.com/smtpgateway/gateway/relay"
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // A stranger on an MX may send to the local domains and nowhere else.
@@ -209,11 +210,11 @@ func TestSenderOwnership(t *testing.T) {
 // A downstream refusal of RCPT reaches the client as it was given.
 func TestDownstreamRefusalAtRcpt(t *testing.T) {
 	tg := newTarget("down")
-	tg.rcptErr["nobody@local-one.net"] = &relay.Reply{Code: 550, Enhanced: [3]int{5, 1, 1},
-		Text: "<nobody@local-one.net>: Recipient address rejected: User unknown in virtual mailbox table"}
-	tg.rcptErr["full@local-one.net"] = &relay.Reply{Code: 452, Enhanced: [3]int{4, 2, 2},
-		Text: "<full@local-one.net>: Recipient address rejected: Mailbox full\nTry again later"}
-	tg.rcptErr["plain@local-one.net"] = &relay.Reply{Code: 550, Text: "No such user here"}
+	tg.rcptErr["nobody@local-one.net"] = &relay.ReplyError{Reply: &reply.Reply{Code: 550, Enhanced: [3]int{5, 1, 1},
+		Text: "<nobody@local-one.net>: Recipient address rejected: User unknown in virtual mailbox table"}}
+	tg.rcptErr["full@local-one.net"] = &relay.ReplyError{Reply: &reply.Reply{Code: 452, Enhanced: [3]int{4, 2, 2},
+		Text: "<full@local-one.net>: Recipient address rejected: Mailbox full\nTry again later"}}
+	tg.rcptErr["plain@local-one.net"] = &relay.ReplyError{Reply: &reply.Reply{Code: 550, Text: "No such user here"}}
 	h := start(t, newEnv(t, tg), opts{})
 	c := h.dial()
 	c.ehlo(clientHELO)
@@ -260,10 +261,10 @@ func TestDownstreamUnavailable(t *testing.T) {
 			tg.rcptErr["bob@local-one.net"] = fmt.Errorf("something nobody expected")
 		}, []string{unavailable}},
 		{"downstream_421", func(tg *fakeTarget) {
-			tg.rcptErr["bob@local-one.net"] = &relay.Reply{Code: 421, Enhanced: [3]int{4, 3, 2}, Text: "down.example Service shutting down"}
+			tg.rcptErr["bob@local-one.net"] = &relay.ReplyError{Reply: &reply.Reply{Code: 421, Enhanced: [3]int{4, 3, 2}, Text: "down.example Service shutting down"}}
 		}, []string{"451 4.4.1 down.example Service shutting down"}},
 		{"downstream_nonsense_code", func(tg *fakeTarget) {
-			tg.rcptErr["bob@local-one.net"] = &relay.Reply{Code: 250, Enhanced: [3]int{2, 1, 5}, Text: "Ok"}
+			tg.rcptErr["bob@local-one.net"] = &relay.ReplyError{Reply: &reply.Reply{Code: 250, Enhanced: [3]int{2, 1, 5}, Text: "Ok"}}
 		}, []string{"451 4.4.1 Ok"}},
 	}
 	for _, tc := range cases {
@@ -314,7 +315,7 @@ func TestRouteSplit(t *testing.T) {
 // transaction moves to the next recipient's downstream.
 func TestRouteSwitchAfterRefusal(t *testing.T) {
 	a, b := newTarget("down-a"), newTarget("down-b")
-	a.rcptErr["nobody@local-one.net"] = &relay.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Text: "User unknown"}
+	a.rcptErr["nobody@local-one.net"] = &relay.ReplyError{Reply: &reply.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Text: "User unknown"}}
 	env := newEnv(t, a, relay.Route{Domain: "other.example", Target: b})
 	env.LocalDomains["other.example"] = true
 	c := start(t, env, opts{}).dial()

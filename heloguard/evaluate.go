@@ -39,14 +39,14 @@ const (
 // Verdict is the decision on one client's HELO name.
 type Verdict struct {
 	Client    Client
-	Results   []CheckResult  // one per check in Checks() order, preceded by deny_names when the policy has a deny list
-	Action    Action         // overall: reject > tempfail > tag > accept
-	Decisive  *CheckResult   // the result that produced Action (nil for accept); points into Results
-	Refusal   *reply.Refusal // non-nil iff Action is reject or tempfail: the reply for this profile
-	Exempt    string         // "", "authenticated", "trusted", "allow_clients", "allow_names"
-	PTR       []string       // the client's PTR names, normalized, when they were looked up
-	IPRev     Result         // RFC 8601 §2.7.3 iprev: pass (FCrDNS confirmed), fail, temperror, skipped
-	IPRevName string         // the forward-confirmed PTR name, if any
+	Results   []CheckResult // one per check in Checks() order, preceded by deny_names when the policy has a deny list
+	Action    Action        // overall: reject > tempfail > tag > accept
+	Decisive  *CheckResult  // the result that produced Action (nil for accept); points into Results
+	Refusal   *reply.Reply  // non-nil iff Action is reject or tempfail: the reply for this profile
+	Exempt    string        // "", "authenticated", "trusted", "allow_clients", "allow_names"
+	PTR       []string      // the client's PTR names, normalized, when they were looked up
+	IPRev     Result        // RFC 8601 §2.7.3 iprev: pass (FCrDNS confirmed), fail, temperror, skipped
+	IPRevName string        // the forward-confirmed PTR name, if any
 	// WouldRefuse is the dry run: the same results mapped through every
 	// profile (cpanel, postfix, strict, monitor; each with the operator's
 	// [helo.checks] overrides), one entry per profile that would refuse

@@ -39,7 +39,7 @@ const (
 // replyForm is one refusal reply before it is completed.
 type replyForm struct {
 	code    int
-	enh     [3]int
+	enh     reply.Enhanced
 	text    string
 	subject subject
 }
@@ -63,8 +63,8 @@ type replyTable struct {
 }
 
 func cpanelReplies() replyTable {
-	f := replyForm{code: 550, enh: [3]int{5, 7, 1}, text: textCPanelInvalidHELO}
-	t := replyTable{reject: make([]replyForm, numChecks), deny: f, temperror: replyForm{code: 451, enh: [3]int{4, 4, 3}, text: textEximTempFail}}
+	f := replyForm{code: reply.C550MailboxUnavailable, enh: reply.E571NotAuthorized, text: textCPanelInvalidHELO}
+	t := replyTable{reject: make([]replyForm, numChecks), deny: f, temperror: replyForm{code: reply.C451LocalError, enh: reply.E443DirectoryServerFailure, text: textEximTempFail}}
 	for i := range t.reject {
 		t.reject[i] = f
 	}
@@ -72,7 +72,7 @@ func cpanelReplies() replyTable {
 }
 
 func postfixReplies() replyTable {
-	denied := replyForm{554, [3]int{5, 7, 1}, textPostfixAccessDenied, subjectName}
+	denied := replyForm{reply.C554TransactionFailed, reply.E571NotAuthorized, textPostfixAccessDenied, subjectName}
 	t := replyTable{reject: make([]replyForm, numChecks), deny: denied}
 	for i, def := range checkTable {
 		t.reject[i] = denied
@@ -104,7 +104,7 @@ func (f replyForm) render(helo string, ip netip.Addr) string {
 
 // refusal builds the reply for the decisive result. A temperror decides
 // only through a tempfail and always gets a 4xx.
-func (p *Policy) refusal(r *CheckResult, c Client) *reply.Refusal {
+func (p *Policy) refusal(r *CheckResult, c Client) *reply.Reply {
 	var f replyForm
 	if c, ok := checkByName(r.Check); ok {
 		f = p.replies.reject[c]
@@ -121,7 +121,7 @@ func (p *Policy) refusal(r *CheckResult, c Client) *reply.Refusal {
 	if p.explain && r.Explanation != "" {
 		text = explainLine(r) + "\n" + text
 	}
-	return &reply.Refusal{Code: f.code, Enhanced: f.enh, Text: text, Check: r.Check, Evidence: r.Evidence}
+	return &reply.Reply{Code: f.code, Enhanced: f.enh, Text: text, Check: r.Check, Evidence: r.Evidence}
 }
 
 // explainLine is the line sent before the compatible text: the result's

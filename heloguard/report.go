@@ -3,12 +3,10 @@ package heloguard
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/smtpgateway/gateway/internal/errwriter"
-	"github.com/smtpgateway/gateway/reply"
 )
 
 // Report is what the check-helo command shows an operator: the verdict on
@@ -102,7 +100,7 @@ func (p *Policy) Report(v Verdict) Report {
 	}
 	r.Replies = Replies{HELO: "250 " + host, Mail: "250 2.1.0 Ok", Rcpt: "250 2.1.5 Ok"}
 	if v.Refusal != nil {
-		wire := wireReply(v.Refusal, v.Client.EHLO)
+		wire := v.Refusal.Render(v.Client.EHLO)
 		switch p.stage {
 		case StageHELO:
 			r.Replies = Replies{HELO: wire, Mail: notReached, Rcpt: notReached}
@@ -113,30 +111,6 @@ func (p *Policy) Report(v Verdict) Report {
 		}
 	}
 	return r
-}
-
-// wireReply renders a refusal as the client reads it: each line but the
-// last "550-text", the last "550 5.7.1 text" (the enhanced code only
-// after EHLO, RFC 2034 §3).
-func wireReply(ref *reply.Refusal, ehlo bool) string {
-	lines := strings.Split(ref.Text, "\n")
-	code := strconv.Itoa(ref.Code)
-	var b strings.Builder
-	for i, l := range lines {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		if i < len(lines)-1 {
-			b.WriteString(code + "-" + l)
-			continue
-		}
-		b.WriteString(code + " ")
-		if ehlo && ref.HasEnhanced() {
-			b.WriteString(ref.EnhancedString() + " ")
-		}
-		b.WriteString(l)
-	}
-	return b.String()
 }
 
 // WriteText writes the report for a terminal: a summary, a table of the

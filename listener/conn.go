@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/smtpgateway/gateway/reply"
 )
 
 type mode int
@@ -211,7 +213,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 // handled here and must not reach go-smtp.
 func (c *Conn) readCommand(p []byte) (int, error) {
 	if c.draining.Load() && !c.inTx.Load() {
-		return 0, c.closeWith(fmt.Sprintf("421 4.3.2 %s Service shutting down, try again later", c.l.cfg.Hostname))
+		return 0, c.closeWith(named(replyShuttingDown, c.l.cfg.Hostname))
 	}
 	c.setReadDeadline(c.lim.CommandTimeout)
 	if len(c.stash) > 0 {
@@ -237,7 +239,7 @@ func (c *Conn) readCommand(p []byte) (int, error) {
 		c.waiting.Store(true)
 		if c.draining.Load() && !c.inTx.Load() {
 			c.waiting.Store(false)
-			return 0, c.closeWith(fmt.Sprintf("421 4.3.2 %s Service shutting down, try again later", c.l.cfg.Hostname))
+			return 0, c.closeWith(named(replyShuttingDown, c.l.cfg.Hostname))
 		}
 		buf := p
 		if limit := c.lineLimit(nil) + 2; len(buf) > limit {
@@ -345,21 +347,21 @@ func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 	verb = strings.ToUpper(verb)
 	if mc := c.lim.MaxCommands; mc > 0 && c.stats.commands() >= mc {
 		c.stats.add(statName(verb), false)
-		return true, c.closeWith(fmt.Sprintf("421 4.7.0 %s Error: too many commands", c.l.cfg.Hostname))
+		return true, c.closeWith(named(replyTooManyCommands, c.l.cfg.Hostname))
 	}
 	if i := controlChar(line); i >= 0 {
 		// Never forwarded: go-smtp would echo the argument (EHLO's in its
 		// 250) or take it into an address.
 		c.log.Info("refused", "reason", "control_characters", "command", statName(verb), "code", 501, "enhanced", "5.5.2",
 			"evidence", fmt.Sprintf("byte 0x%02x at offset %d of a %d-byte command line", line[i], i, len(text)))
-		return true, c.answer(statName(verb), "501 5.5.2 Syntax error: control characters in command line")
+		return true, c.answer(statName(verb), replyControlChars)
 	}
 	if verb != "" && !commandVerbs[verb] && !strings.HasPrefix(verb, "STARTTLS") {
 		// RFC 5321 §4.2.4: 500 for an unrecognized command (go-smtp
 		// answers a verb that is not four letters long 501 Bad command).
 		c.log.Info("refused", "reason", "unknown_command", "code", 500, "enhanced", "5.5.1",
 			"evidence", fmt.Sprintf("a %d-byte command line with an unknown verb", len(text)))
-		return true, c.answer(statName(verb), "500 5.5.1 Error: command not recognized")
+		return true, c.answer(statName(verb), replyUnknownCommand)
 	}
 	c.rcptArg = rcptArgument(text)
 	switch {
@@ -373,7 +375,7 @@ func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 			// Each greeting may start DNS checks (issue 12, bug 4).
 			c.log.Info("refused", "reason", "too_many_greetings", "code", 421, "enhanced", "4.7.0", "limit", mg)
 			c.stats.add(statName(verb), false)
-			return true, c.closeWith(fmt.Sprintf("421 4.7.0 %s Error: too many HELO/EHLO commands", c.l.cfg.Hostname))
+			return true, c.closeWith(named(replyTooManyGreetings, c.l.cfg.Hostname))
 		}
 		c.mu.Lock()
 		c.greetVerb = verb
@@ -382,7 +384,7 @@ func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 		c.ehloPending = verb == "EHLO" && c.l.cfg.TLS != nil && c.TLS() == nil && !c.l.cfg.ImplicitTLS
 	case verb == "MAIL" && c.greetings == 0 && c.l.cfg.BeforeGreeting != nil:
 		if reply := c.l.cfg.BeforeGreeting(c); reply != "" {
-			return true, c.answer("mail", reply)
+			return true, c.answerWire("mail", reply+"\r\n")
 		}
 	case verb == "DATA":
 		c.dataPending = true
@@ -409,16 +411,16 @@ func (c *Conn) onCommand(line []byte) (handled bool, err error) {
 // startTLS runs STARTTLS (RFC 3207) here instead of in go-smtp.
 func (c *Conn) startTLS(wellFormed bool) error {
 	if !wellFormed {
-		return c.answer("starttls", "501 5.5.4 Syntax: STARTTLS")
+		return c.answer("starttls", replySTARTTLSSyntax)
 	}
 	c.mu.Lock()
 	active, authed := c.tlsState != nil, c.authenticated
 	c.mu.Unlock()
 	if active || c.l.cfg.ImplicitTLS {
-		return c.answer("starttls", "503 5.5.1 Error: TLS is already active")
+		return c.answer("starttls", replyTLSActive)
 	}
 	if authed {
-		return c.answer("starttls", "503 5.5.1 Error: already authenticated; STARTTLS must come before AUTH")
+		return c.answer("starttls", replyTLSAfterAuth)
 	}
 	if n := c.in.len(); n > 0 {
 		// RFC 3207 §4.2 / CVE-2011-0411: plaintext pipelined behind
@@ -426,7 +428,7 @@ func (c *Conn) startTLS(wellFormed bool) error {
 		c.log.Info("starttls injection discarded", "bytes", n)
 		c.in.reset()
 	}
-	if err := c.writeRaw("220 2.0.0 Ready to start TLS\r\n"); err != nil {
+	if err := c.writeRaw(replyReadyTLS.Wire()); err != nil {
 		c.Close()
 		return io.EOF
 	}
@@ -442,10 +444,16 @@ func (c *Conn) startTLS(wellFormed bool) error {
 }
 
 // answer writes a reply of our own to a command go-smtp never sees.
-func (c *Conn) answer(verb, reply string) error {
-	code, _ := strconv.Atoi(reply[:3])
+func (c *Conn) answer(verb string, r reply.Reply) error {
+	return c.answerWire(verb, r.Wire())
+}
+
+// answerWire is answer for a reply already rendered, each line ended by
+// CRLF.
+func (c *Conn) answerWire(verb, wire string) error {
+	code, _ := strconv.Atoi(wire[:3])
 	c.stats.add(verb, code < 400)
-	if err := c.writeRaw(reply + "\r\n"); err != nil {
+	if err := c.writeRaw(wire); err != nil {
 		c.Close()
 		return io.EOF
 	}
@@ -586,7 +594,7 @@ func (c *Conn) scanData(b []byte) (int, bool) {
 // fixed line written in one piece, replaced here as a whole.
 var (
 	goSMTPInvalidBase64 = []byte("454 4.7.0 Invalid base64 data\r\n")
-	invalidBase64Reply  = []byte("501 5.5.2 Error: invalid base64 data in the AUTH exchange; encode each response in base64 (RFC 4954)\r\n")
+	invalidBase64Reply  = []byte(replyInvalidBase64.Wire())
 )
 
 // Write passes go-smtp's replies to the client, watching each reply line:
@@ -703,7 +711,7 @@ func (c *Conn) countError() error {
 	c.errors++
 	if me := c.lim.MaxErrors; me > 0 && c.errors >= me {
 		c.log.Info("too many errors", "errors", c.errors)
-		return c.closeWith(fmt.Sprintf("421 4.7.0 %s Error: too many errors", c.l.cfg.Hostname))
+		return c.closeWith(named(replyTooManyErrors, c.l.cfg.Hostname))
 	}
 	return nil
 }
@@ -732,13 +740,13 @@ func (c *Conn) readFailed(err error) error {
 	}
 	switch {
 	case c.draining.Load():
-		return c.closeWith(fmt.Sprintf("421 4.3.2 %s Service shutting down, try again later", c.l.cfg.Hostname))
+		return c.closeWith(named(replyShuttingDown, c.l.cfg.Hostname))
 	case !c.sessionEnd.IsZero() && !time.Now().Before(c.sessionEnd):
 		c.log.Info("session time limit", "limit", c.lim.SessionTimeout)
-		return c.closeWith(fmt.Sprintf("421 4.4.2 %s Error: session time limit exceeded", c.l.cfg.Hostname))
+		return c.closeWith(named(replySessionTimeLimit, c.l.cfg.Hostname))
 	default:
 		c.log.Info("timeout", "state", "command", "limit", c.lim.CommandTimeout)
-		return c.closeWith(fmt.Sprintf("421 4.4.2 %s Error: timeout exceeded", c.l.cfg.Hostname))
+		return c.closeWith(named(replyTimeout, c.l.cfg.Hostname))
 	}
 }
 
@@ -755,7 +763,7 @@ func (*timeoutError) Temporary() bool { return true }
 func (c *Conn) dataReadFailed(err error) error {
 	if isTimeout(err) {
 		c.log.Info("timeout", "state", "data", "limit", c.lim.DataTimeout)
-		c.closeWith(fmt.Sprintf("421 4.4.2 %s Error: timeout exceeded", c.l.cfg.Hostname))
+		c.closeWith(named(replyTimeout, c.l.cfg.Hostname))
 		return errDataTimeout
 	}
 	c.Close()
@@ -771,15 +779,14 @@ func (c *Conn) dataReadFailed(err error) error {
 
 func (c *Conn) tooLong(limit int) error {
 	c.log.Info("refused", "reason", "line_too_long", "code", 500, "enhanced", "5.5.2", "limit", limit)
-	return c.closeWith("500 5.5.2 Line too long")
+	return c.closeWith(replyLineTooLong)
 }
 
 // closeWith writes a last reply and closes. It returns io.EOF for go-smtp,
 // which then ends the connection quietly.
-func (c *Conn) closeWith(reply string) error {
-	code, _ := strconv.Atoi(reply[:3])
-	c.stats.add("", code < 400)
-	c.writeRaw(reply + "\r\n")
+func (c *Conn) closeWith(r reply.Reply) error {
+	c.stats.add("", r.Code < 400)
+	c.writeRaw(r.Wire())
 	c.Close()
 	return io.EOF
 }

@@ -257,7 +257,8 @@ func (l *Listener) prepare(raw net.Conn) {
 			l.refused(reason)
 			if !l.cfg.ImplicitTLS {
 				raw.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				fmt.Fprintf(raw, "421-4.7.0 %s: %s; try again later\r\n421 4.7.0 Too many connections\r\n", l.cfg.Hostname, detail)
+				r := tooManyConnections(l.cfg.Hostname, detail)
+				io.WriteString(raw, r.Wire())
 			}
 			raw.Close()
 			return
@@ -277,7 +278,7 @@ func (l *Listener) prepare(raw net.Conn) {
 		if early, err := c.pregreet(c.lim.PregreetDelay); err != nil || early {
 			if early {
 				c.log.Info("refused", "reason", "pregreet", "code", 554, "enhanced", "5.5.1", "evidence", "client sent data before the final 220 line")
-				c.writeRaw(fmt.Sprintf("554 5.5.1 %s Error: you talked before the greeting; wait for the final 220 line (RFC 5321 §4.3.1)\r\n", l.cfg.Hostname))
+				c.writeRaw(named(replyPregreet, l.cfg.Hostname).Wire())
 				l.refused("pregreet")
 			}
 			c.release()

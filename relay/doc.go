@@ -9,13 +9,13 @@
 // client over a bounded pool of connections; MaildirTarget (maildir:PATH)
 // writes files, for labs. A Transaction mirrors the client's: MAIL FROM is
 // sent lazily with the first RCPT, each RCPT is forwarded as it arrives and
-// the downstream's refusal comes back as a *Reply, DATA is streamed and
+// the downstream's refusal comes back as a *ReplyError, DATA is streamed and
 // dot-stuffed (RFC 5321 §4.5.2). If the message cannot be read to its end
 // or the context ends, the connection is dropped without the final dot, so
 // the downstream discards the partial message (RFC 5321 §4.1.1.4). Router
 // picks a Target by recipient domain.
 //
-// Errors come in two kinds: a *Reply is the downstream's own refusal, which
+// Errors come in two kinds: a *ReplyError is the downstream's own refusal, which
 // may be passed on; anything else wraps ErrUnavailable (answer 451 4.4.1)
 // or, from Data, the message reader's error.
 //

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // --- a go-smtp server with a recording backend ---
@@ -426,7 +428,7 @@ func (c *counters) event(e string) int {
 }
 
 // send runs one whole transaction and returns Data's results.
-func send(t testing.TB, tg Target, from string, rcpts []string, body string) (*Reply, error) {
+func send(t testing.TB, tg Target, from string, rcpts []string, body string) (*reply.Reply, error) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := tg.Begin(ctx, from, MailOptions{})

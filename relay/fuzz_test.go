@@ -20,7 +20,7 @@ func FuzzParseReply(f *testing.F) {
 		if strings.Count(r.Text, "\n") != strings.Count(msg, "\n") {
 			t.Fatalf("lines changed: %q -> %q", msg, r.Text)
 		}
-		if id := r.QueueID(); strings.ContainsAny(id, " \r\n") {
+		if id := QueueID(r); strings.ContainsAny(id, " \r\n") {
 			t.Fatalf("queue id %q holds white space", id)
 		}
 	})

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // MaildirTarget delivers every message into a maildir, for labs and the
@@ -98,7 +100,7 @@ func (tx *maildirTx) Abort() {
 
 // Data writes the message with a Return-Path field and one X-Original-To
 // field per recipient before it, as received otherwise (CRLF kept).
-func (tx *maildirTx) Data(ctx context.Context, r io.Reader) (*Reply, error) {
+func (tx *maildirTx) Data(ctx context.Context, r io.Reader) (*reply.Reply, error) {
 	if tx.done {
 		return nil, unavailable("DATA", errTxDone)
 	}
@@ -154,7 +156,7 @@ func (tx *maildirTx) Data(ctx context.Context, r io.Reader) (*Reply, error) {
 		// so, and let the sender retry (a duplicate beats a loss).
 		return nil, unavailable("maildir", err)
 	}
-	return &Reply{Code: 250, Enhanced: [3]int{2, 0, 0}, Text: "Ok: delivered as " + name}, nil
+	return &reply.Reply{Code: reply.C250Completed, Enhanced: reply.E200Success, Text: "Ok: delivered as " + name}, nil
 }
 
 // create opens a new file in tmp/ with a unique name: seconds, the

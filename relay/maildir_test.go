@@ -59,7 +59,7 @@ func TestMaildirDeliver(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("new/ holds %q, want one file", files)
 	}
-	if rep.Code != 250 || rep.QueueID() != files[0] {
+	if rep.Code != 250 || QueueID(rep) != files[0] {
 		t.Errorf("reply %v, want 250 naming %s", rep, files[0])
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "new", files[0]))
@@ -120,7 +120,7 @@ func TestMaildirFailures(t *testing.T) {
 			name:   "no recipients",
 			reader: func() *failingReader { return &failingReader{data: "x\r\n", err: errBoom} },
 			want: func(err error) bool {
-				var r *Reply
+				var r *ReplyError
 				return errors.As(err, &r) && r.Code == 554
 			},
 		},
@@ -158,7 +158,7 @@ func TestMaildirFailures(t *testing.T) {
 func TestMaildirRefusesBadAddresses(t *testing.T) {
 	m, _ := NewMaildir(t.TempDir())
 	tx, _ := m.Begin(context.Background(), "a@example.com", MailOptions{})
-	var r *Reply
+	var r *ReplyError
 	if err := tx.Rcpt(context.Background(), "b@example.org\r\nX-Injected: 1", RcptOptions{}); !errors.As(err, &r) || r.Code != 501 {
 		t.Errorf("Rcpt with CRLF: %v, want 501", err)
 	}

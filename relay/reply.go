@@ -13,7 +13,7 @@ import (
 )
 
 // ErrUnavailable is wrapped by every error of this package that is not a
-// *Reply and not the message reader's own error: the downstream could not
+// *ReplyError and not the message reader's own error: the downstream could not
 // be reached, or failed part way (dial, TLS, timeout, broken connection,
 // protocol error, full pool). The caller answers 451 4.4.1 and the sender
 // retries (RFC 5321 §4.2.5).
@@ -24,39 +24,21 @@ func unavailable(op string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
 }
 
-// Reply is a reply of the downstream MTA: a refusal of MAIL, RCPT or DATA,
-// or the 250 that accepted a message. As an error it means the downstream
-// answered and said no; its code and text can be passed on to the client.
-type Reply struct {
-	Code     int    // 250, 450, 550, ...
-	Enhanced [3]int // {5, 1, 1}; all zero when the reply had none (RFC 3463)
-	Text     string // without code and enhanced code; lines joined by "\n"
+// ReplyError is the error of a downstream that answered and said no: a
+// refusal of MAIL, RCPT or DATA. Its reply (code, enhanced code and text)
+// can be passed on to the client.
+type ReplyError struct {
+	*reply.Reply
 }
 
 // Error renders the reply as "downstream replied 550 5.1.1 text".
-func (r *Reply) Error() string {
-	return "downstream replied " + r.String()
+func (e *ReplyError) Error() string {
+	return "downstream replied " + e.Reply.String()
 }
 
-// String renders the reply as "550 5.1.1 text" (lines joined by " / ").
-func (r *Reply) String() string {
-	text := strings.ReplaceAll(r.Text, "\n", " / ")
-	if r.Enhanced[0] != 0 {
-		return fmt.Sprintf("%d %d.%d.%d %s", r.Code, r.Enhanced[0], r.Enhanced[1], r.Enhanced[2], text)
-	}
-	return fmt.Sprintf("%d %s", r.Code, text)
-}
-
-// Temporary reports whether the reply is a 4xx, after which the sender is
-// expected to try again (RFC 5321 §4.2.1).
-func (r *Reply) Temporary() bool {
-	return r.Code/100 == 4
-}
-
-// Refusal converts a refusing reply into the gateway's refusal type, with
-// Check "downstream", so backend can treat it like its own refusals.
-func (r *Reply) Refusal() *reply.Refusal {
-	return &reply.Refusal{Code: r.Code, Enhanced: r.Enhanced, Text: r.Text, Check: "downstream"}
+// refused wraps a refusing reply of the downstream as its error.
+func refused(r *reply.Reply) error {
+	return &ReplyError{r}
 }
 
 // QueueID returns the downstream's id for an accepted message, parsed from
@@ -68,7 +50,7 @@ func (r *Reply) Refusal() *reply.Refusal {
 //	Exchange  "<id@host> [InternalId=123, Hostname=h] Queued mail for delivery"
 //	qmail     "ok 1732426939 qp 12345"
 //	maildir   "Ok: delivered as 1732426939.123_0a1b.host"
-func (r *Reply) QueueID() string {
+func QueueID(r *reply.Reply) string {
 	text := r.Text
 	if i := strings.LastIndexByte(text, '\n'); i >= 0 {
 		text = text[i+1:] // the id is on the last line
@@ -104,14 +86,14 @@ func idToken(s string) string {
 	return strings.TrimRight(s[:end], ".")
 }
 
-// parseReply builds a Reply from a code and textproto's message (lines
+// parseReply builds a reply.Reply from a code and textproto's message (lines
 // joined by "\n"), taking off the enhanced status code (RFC 2034 §4). RFC
 // 2034 puts it on every line; some servers (go-smtp's among them) put it
 // on the last line only, so that one is looked at too.
-func parseReply(code int, msg string) *Reply {
-	r := &Reply{Code: code, Text: msg}
+func parseReply(code int, msg string) *reply.Reply {
+	r := &reply.Reply{Code: code, Text: msg}
 	lines := strings.Split(msg, "\n")
-	var enh [3]int
+	var enh reply.Enhanced
 	var word string
 	ok := false
 	for _, l := range []string{lines[0], lines[len(lines)-1]} {
@@ -134,8 +116,8 @@ func parseReply(code int, msg string) *Reply {
 }
 
 // parseEnhanced parses "5.1.1"; its class must match the reply code's.
-func parseEnhanced(s string, code int) ([3]int, bool) {
-	var e [3]int
+func parseEnhanced(s string, code int) (reply.Enhanced, bool) {
+	var e reply.Enhanced
 	parts := strings.Split(s, ".")
 	if len(parts) != 3 {
 		return e, false
@@ -153,15 +135,15 @@ func parseEnhanced(s string, code int) ([3]int, bool) {
 	return e, true
 }
 
-// fromSMTPError converts a go-smtp client error into a *Reply when it is
-// a reply of the server, and reports whether it was.
-func fromSMTPError(err error) (*Reply, bool) {
+// fromSMTPError converts a go-smtp client error into a *reply.Reply when
+// it is a reply of the server, and reports whether it was.
+func fromSMTPError(err error) (*reply.Reply, bool) {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
 		if se.EnhancedCode == (smtp.EnhancedCode{}) {
 			return parseReply(se.Code, se.Message), true
 		}
-		return &Reply{Code: se.Code, Enhanced: [3]int(se.EnhancedCode), Text: se.Message}, true
+		return &reply.Reply{Code: se.Code, Enhanced: reply.Enhanced(se.EnhancedCode), Text: se.Message}, true
 	}
 	var te *textproto.Error
 	if errors.As(err, &te) {

@@ -2,10 +2,13 @@ package relay
 
 import (
 	"errors"
+	"fmt"
 	"net/textproto"
 	"testing"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/smtpgateway/gateway/reply"
 )
 
 func TestQueueID(t *testing.T) {
@@ -29,8 +32,8 @@ func TestQueueID(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &Reply{Code: 250, Enhanced: [3]int{2, 0, 0}, Text: tc.text}
-			if got := r.QueueID(); got != tc.want {
+			r := &reply.Reply{Code: 250, Enhanced: [3]int{2, 0, 0}, Text: tc.text}
+			if got := QueueID(r); got != tc.want {
 				t.Errorf("QueueID(%q) = %q, want %q", tc.text, got, tc.want)
 			}
 		})
@@ -42,14 +45,14 @@ func TestParseReply(t *testing.T) {
 		name string
 		code int
 		msg  string
-		want Reply
+		want reply.Reply
 	}{
-		{name: "enhanced", code: 250, msg: "2.0.0 Ok: queued as X", want: Reply{250, [3]int{2, 0, 0}, "Ok: queued as X"}},
-		{name: "no enhanced", code: 250, msg: "Ok", want: Reply{250, [3]int{}, "Ok"}},
-		{name: "class mismatch is text", code: 250, msg: "5.0.0 odd", want: Reply{250, [3]int{}, "5.0.0 odd"}},
-		{name: "multi-line", code: 550, msg: "5.7.1 first\n5.7.1 second", want: Reply{550, [3]int{5, 7, 1}, "first\nsecond"}},
-		{name: "code on the last line only", code: 452, msg: "Mailbox full\n4.2.2 Try later", want: Reply{452, [3]int{4, 2, 2}, "Mailbox full\nTry later"}},
-		{name: "not a code", code: 250, msg: "2.0 Ok", want: Reply{250, [3]int{}, "2.0 Ok"}},
+		{name: "enhanced", code: 250, msg: "2.0.0 Ok: queued as X", want: reply.Reply{Code: 250, Enhanced: [3]int{2, 0, 0}, Text: "Ok: queued as X"}},
+		{name: "no enhanced", code: 250, msg: "Ok", want: reply.Reply{Code: 250, Enhanced: [3]int{}, Text: "Ok"}},
+		{name: "class mismatch is text", code: 250, msg: "5.0.0 odd", want: reply.Reply{Code: 250, Enhanced: [3]int{}, Text: "5.0.0 odd"}},
+		{name: "multi-line", code: 550, msg: "5.7.1 first\n5.7.1 second", want: reply.Reply{Code: 550, Enhanced: [3]int{5, 7, 1}, Text: "first\nsecond"}},
+		{name: "code on the last line only", code: 452, msg: "Mailbox full\n4.2.2 Try later", want: reply.Reply{Code: 452, Enhanced: [3]int{4, 2, 2}, Text: "Mailbox full\nTry later"}},
+		{name: "not a code", code: 250, msg: "2.0 Ok", want: reply.Reply{Code: 250, Enhanced: [3]int{}, Text: "2.0 Ok"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,32 +63,17 @@ func TestParseReply(t *testing.T) {
 	}
 }
 
-func TestReplyRendering(t *testing.T) {
-	tests := []struct {
-		name      string
-		r         Reply
-		str       string
-		temporary bool
-	}{
-		{name: "enhanced", r: Reply{550, [3]int{5, 1, 1}, "User unknown"}, str: "550 5.1.1 User unknown"},
-		{name: "plain multi-line", r: Reply{451, [3]int{}, "a\nb"}, str: "451 a / b", temporary: true},
+// TestReplyError checks the error of a refusing downstream: it says who
+// replied, and carries the reply itself for backend to pass on.
+func TestReplyError(t *testing.T) {
+	r := &reply.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Text: "User unknown"}
+	err := fmt.Errorf("rcpt: %w", refused(r))
+	if got, want := err.Error(), "rcpt: downstream replied 550 5.1.1 User unknown"; got != want {
+		t.Errorf("Error %q, want %q", got, want)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.r.String(); got != tc.str {
-				t.Errorf("String %q, want %q", got, tc.str)
-			}
-			if got := tc.r.Error(); got != "downstream replied "+tc.str {
-				t.Errorf("Error %q", got)
-			}
-			if tc.r.Temporary() != tc.temporary {
-				t.Errorf("Temporary %v, want %v", tc.r.Temporary(), tc.temporary)
-			}
-			ref := tc.r.Refusal()
-			if ref.Code != tc.r.Code || ref.Enhanced != tc.r.Enhanced || ref.Text != tc.r.Text || ref.Check != "downstream" {
-				t.Errorf("Refusal %+v", ref)
-			}
-		})
+	var re *ReplyError
+	if !errors.As(err, &re) || re.Reply != r {
+		t.Errorf("errors.As = %v, %+v; want the reply itself", re != nil, re)
 	}
 }
 
@@ -93,10 +81,10 @@ func TestFromSMTPError(t *testing.T) {
 	tests := []struct {
 		name string
 		err  error
-		want *Reply
+		want *reply.Reply
 	}{
-		{name: "go-smtp error", err: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no"}, want: &Reply{550, [3]int{5, 1, 1}, "no"}},
-		{name: "textproto error", err: &textproto.Error{Code: 421, Msg: "4.4.2 bye"}, want: &Reply{421, [3]int{4, 4, 2}, "bye"}},
+		{name: "go-smtp error", err: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no"}, want: &reply.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Text: "no"}},
+		{name: "textproto error", err: &textproto.Error{Code: 421, Msg: "4.4.2 bye"}, want: &reply.Reply{Code: 421, Enhanced: [3]int{4, 4, 2}, Text: "bye"}},
 		{name: "network error", err: errors.New("connection reset"), want: nil},
 	}
 	for _, tc := range tests {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/smtpgateway/gateway/reply"
 )
 
 func TestLazyMail(t *testing.T) {
@@ -95,11 +97,11 @@ func TestRcptRefusalPassthrough(t *testing.T) {
 	tests := []struct {
 		name string
 		rcpt string
-		want Reply
+		want reply.Reply
 		temp bool
 	}{
-		{name: "permanent", rcpt: "unknown@example.org", want: Reply{550, [3]int{5, 1, 1}, "User unknown"}},
-		{name: "temporary multi-line", rcpt: "full@example.org", want: Reply{452, [3]int{4, 2, 2}, "Mailbox full\nTry later"}, temp: true},
+		{name: "permanent", rcpt: "unknown@example.org", want: reply.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Text: "User unknown"}},
+		{name: "temporary multi-line", rcpt: "full@example.org", want: reply.Reply{Code: 452, Enhanced: [3]int{4, 2, 2}, Text: "Mailbox full\nTry later"}, temp: true},
 	}
 	ctx := context.Background()
 	for _, tc := range tests {
@@ -107,12 +109,12 @@ func TestRcptRefusalPassthrough(t *testing.T) {
 			tx, _ := tg.Begin(ctx, "a@example.com", MailOptions{})
 			defer tx.Abort()
 			err := tx.Rcpt(ctx, tc.rcpt, RcptOptions{})
-			var r *Reply
+			var r *ReplyError
 			if !errors.As(err, &r) {
-				t.Fatalf("error %v, want a *Reply", err)
+				t.Fatalf("error %v, want a *ReplyError", err)
 			}
-			if *r != tc.want || r.Temporary() != tc.temp {
-				t.Errorf("reply %+v (temporary %v), want %+v (%v)", *r, r.Temporary(), tc.want, tc.temp)
+			if *r.Reply != tc.want || r.Temporary() != tc.temp {
+				t.Errorf("reply %+v (temporary %v), want %+v (%v)", *r.Reply, r.Temporary(), tc.want, tc.temp)
 			}
 			if errors.Is(err, ErrUnavailable) {
 				t.Error("a refusal must not be ErrUnavailable")
@@ -136,7 +138,7 @@ func TestMailRefusalThenRetry(t *testing.T) {
 	ctx := context.Background()
 	tx, _ := tg.Begin(ctx, "a@example.com", MailOptions{})
 	defer tx.Abort()
-	var r *Reply
+	var r *ReplyError
 	if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); !errors.As(err, &r) || r.Code != 451 || r.Text != "Greylisted" {
 		t.Fatalf("first Rcpt: %v, want the MAIL refusal 451 Greylisted", err)
 	}
@@ -155,18 +157,18 @@ func TestDataRefusedAtEnd(t *testing.T) {
 	tests := []struct {
 		name string
 		err  *smtp.SMTPError
-		want Reply
+		want reply.Reply
 	}{
-		{name: "permanent", err: &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Spam"}, want: Reply{554, [3]int{5, 7, 1}, "Spam"}},
-		{name: "temporary", err: &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try later"}, want: Reply{451, [3]int{4, 3, 0}, "Try later"}},
+		{name: "permanent", err: &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Spam"}, want: reply.Reply{Code: 554, Enhanced: [3]int{5, 7, 1}, Text: "Spam"}},
+		{name: "temporary", err: &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try later"}, want: reply.Reply{Code: 451, Enhanced: [3]int{4, 3, 0}, Text: "Try later"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &sink{dataErr: tc.err}
 			tg, cnt := newTarget(t, startSink(t, s, nil), nil)
 			rep, err := send(t, tg, "a@example.com", []string{"b@example.org"}, "x\r\n")
-			var r *Reply
-			if rep != nil || !errors.As(err, &r) || *r != tc.want {
+			var r *ReplyError
+			if rep != nil || !errors.As(err, &r) || *r.Reply != tc.want {
 				t.Fatalf("Data: %v, %v; want a %v error", rep, err, tc.want)
 			}
 			// The connection is fine and reused.
@@ -198,9 +200,9 @@ func TestReaderErrorAbandonsMessage(t *testing.T) {
 	if rep != nil || !errors.Is(err, errBoom) {
 		t.Fatalf("Data: %v, %v; want the reader's error", rep, err)
 	}
-	var r *Reply
+	var r *ReplyError
 	if errors.As(err, &r) {
-		t.Errorf("error %v must not be a *Reply", err)
+		t.Errorf("error %v must not be a *ReplyError", err)
 	}
 	eventually(t, "the downstream to see the connection drop", func() bool {
 		_, logouts, _, aborted, _ := s.snapshot()
@@ -337,9 +339,9 @@ func TestDownstream421(t *testing.T) {
 			})
 			tg, cnt := newTarget(t, raw.addr(), nil)
 			_, err := send(t, tg, "a@example.com", []string{"b@example.org"}, "x\r\n")
-			var r *Reply
+			var r *ReplyError
 			if !errors.Is(err, ErrUnavailable) || errors.As(err, &r) {
-				t.Fatalf("error %v, want ErrUnavailable and no *Reply", err)
+				t.Fatalf("error %v, want ErrUnavailable and no *ReplyError", err)
 			}
 			if !strings.Contains(err.Error(), "421 4.3.2 Shutting down") {
 				t.Errorf("error %q does not say what the downstream said", err)
@@ -400,7 +402,7 @@ func TestBrokenBeforeAnyRcptStartsAgain(t *testing.T) {
 	if err := tx.Rcpt(ctx, "b@example.org", RcptOptions{}); err != nil {
 		t.Fatalf("second Rcpt: %v, want a fresh MAIL on a new connection", err)
 	}
-	if rep, err := tx.Data(ctx, strings.NewReader("x\r\n")); err != nil || rep.QueueID() != "RAW123" {
+	if rep, err := tx.Data(ctx, strings.NewReader("x\r\n")); err != nil || QueueID(rep) != "RAW123" {
 		t.Fatalf("Data: %v, %v", rep, err)
 	}
 }
@@ -409,7 +411,7 @@ func TestDataWithoutRecipient(t *testing.T) {
 	s := &sink{rcptErr: map[string]error{"no@example.org": &smtp.SMTPError{Code: 550, Message: "no"}}}
 	tg, _ := newTarget(t, startSink(t, s, nil), nil)
 	_, err := send(t, tg, "a@example.com", nil, "x\r\n")
-	var r *Reply
+	var r *ReplyError
 	if !errors.As(err, &r) || r.Code != 554 {
 		t.Errorf("Data without recipients: %v, want 554 5.5.1", err)
 	}
@@ -455,7 +457,7 @@ func TestBadAddressesNeverSent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tx, _ := tg.Begin(ctx, tc.from, MailOptions{})
 			defer tx.Abort()
-			var r *Reply
+			var r *ReplyError
 			if err := tx.Rcpt(ctx, tc.to, RcptOptions{}); !errors.As(err, &r) || r.Code != tc.code {
 				t.Errorf("Rcpt: %v, want %d", err, tc.code)
 			}
@@ -530,7 +532,7 @@ func TestMailParameters(t *testing.T) {
 			defer tx.Abort()
 			err := tx.Rcpt(ctx, rcpt, tc.rcptOpts)
 			if tc.wantCode != 0 {
-				var r *Reply
+				var r *ReplyError
 				if !errors.As(err, &r) || r.Code != tc.wantCode {
 					t.Fatalf("Rcpt: %v, want %d", err, tc.wantCode)
 				}

@@ -3,6 +3,8 @@ package relay
 import (
 	"context"
 	"io"
+
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // MailOptions are the MAIL FROM parameters of the client's transaction
@@ -68,7 +70,7 @@ type Target interface {
 type Transaction interface {
 	// Rcpt adds a recipient, sending MAIL FROM first if it has not been
 	// accepted yet. It returns nil when the downstream accepted the
-	// recipient, a *Reply when it refused MAIL or RCPT (after a refused
+	// recipient, a *ReplyError when it refused MAIL or RCPT (after a refused
 	// MAIL the next Rcpt tries MAIL again), or an error wrapping
 	// ErrUnavailable.
 	// opts are passed on when the downstream offers DSN; when it does not,
@@ -81,8 +83,8 @@ type Transaction interface {
 	// writing fails, the transaction is abandoned without it, so the
 	// downstream discards the partial message. The error then wraps r's
 	// error or ctx's, so errors.Is works on them. A refusal at the end of
-	// data is returned as a *Reply error.
-	Data(ctx context.Context, r io.Reader) (*Reply, error)
+	// data is returned as a *ReplyError.
+	Data(ctx context.Context, r io.Reader) (*reply.Reply, error)
 	// Abort ends the transaction without delivering. It is idempotent
 	// and does nothing after Data.
 	Abort()

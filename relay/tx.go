@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/smtpgateway/gateway/reply"
 )
 
 // errTxDone is returned when a finished transaction is used again.
@@ -17,35 +19,35 @@ var errTxDone = errors.New("relay: transaction already ended")
 // Replies the gateway makes up itself, for requests it can tell the
 // downstream would refuse, or that must not reach it. Each call returns a
 // new value, so a caller may keep or change it.
-func replyBadSender() *Reply {
-	return &Reply{Code: 501, Enhanced: [3]int{5, 1, 7}, Text: "Bad sender address syntax"}
+func replyBadSender() error {
+	return refused(&reply.Reply{Code: reply.C501ParameterSyntax, Enhanced: reply.E517BadSenderSyntax, Text: "Bad sender address syntax"})
 }
 
-func replyBadRecipient() *Reply {
-	return &Reply{Code: 501, Enhanced: [3]int{5, 1, 3}, Text: "Bad recipient address syntax"}
+func replyBadRecipient() error {
+	return refused(&reply.Reply{Code: reply.C501ParameterSyntax, Enhanced: reply.E513BadDestinationSyntax, Text: "Bad recipient address syntax"})
 }
 
-func replyNoRecipients() *Reply {
-	return &Reply{Code: 554, Enhanced: [3]int{5, 5, 1}, Text: "No valid recipients"}
+func replyNoRecipients() error {
+	return refused(&reply.Reply{Code: reply.C554TransactionFailed, Enhanced: reply.E551InvalidCommand, Text: "No valid recipients"})
 }
 
 // replyNoUTF8 refuses a non-ASCII address the next hop cannot take (RFC
 // 6531 §3.2, RFC 6533 §5 for 5.6.7).
-func replyNoUTF8() *Reply {
-	return &Reply{Code: 553, Enhanced: [3]int{5, 6, 7}, Text: "SMTPUTF8 not supported by the next hop for this non-ASCII address"}
+func replyNoUTF8() error {
+	return refused(&reply.Reply{Code: reply.C553MailboxNameNotAllowed, Enhanced: reply.E567NonASCIIAddress, Text: "SMTPUTF8 not supported by the next hop for this non-ASCII address"})
 }
 
 // replyNoDSN refuses DSN parameters the next hop cannot take: passed
 // without them, the sender's NOTIFY or RET would be silently ignored (RFC
 // 5321 §4.1.1.11 and RFC 1869 for 555 5.5.4).
-func replyNoDSN() *Reply {
-	return &Reply{Code: 555, Enhanced: [3]int{5, 5, 4}, Text: "DSN parameters not supported by the next hop"}
+func replyNoDSN() error {
+	return refused(&reply.Reply{Code: reply.C555ParametersNotImplemented, Enhanced: reply.E554InvalidArguments, Text: "DSN parameters not supported by the next hop"})
 }
 
 // replyNoRequireTLS refuses a REQUIRETLS message the next hop cannot take
 // (RFC 8689 §5).
-func replyNoRequireTLS() *Reply {
-	return &Reply{Code: 550, Enhanced: [3]int{5, 7, 30}, Text: "REQUIRETLS not supported by the next hop"}
+func replyNoRequireTLS() error {
+	return refused(&reply.Reply{Code: reply.C550MailboxUnavailable, Enhanced: reply.E5730RequireTLSNotSupported, Text: "REQUIRETLS not supported by the next hop"})
 }
 
 // smtpTx is a transaction of an SMTPTarget. MAIL FROM is sent at the first
@@ -95,7 +97,7 @@ func (tx *smtpTx) Rcpt(ctx context.Context, to string, opts RcptOptions) error {
 			typ := smtp.DSNAddressType(strings.ToUpper(opts.ORCPTType))
 			if typ != smtp.DSNAddressTypeUTF8 && (typ != smtp.DSNAddressTypeRFC822 || !printableASCII(opts.ORCPT)) {
 				stop()
-				return &Reply{Code: 501, Enhanced: [3]int{5, 5, 4}, Text: "Malformed ORCPT parameter value"}
+				return refused(&reply.Reply{Code: reply.C501ParameterSyntax, Enhanced: reply.E554InvalidArguments, Text: "Malformed ORCPT parameter value"})
 			}
 			ro.OriginalRecipientType, ro.OriginalRecipient = typ, opts.ORCPT
 		}
@@ -110,7 +112,7 @@ func (tx *smtpTx) Rcpt(ctx context.Context, to string, opts RcptOptions) error {
 		return nil
 	}
 	if r, ok := fromSMTPError(err); ok && intact && r.Code != 421 {
-		return r
+		return refused(r)
 	}
 	return tx.lost(ctx, "RCPT", err)
 }
@@ -138,7 +140,7 @@ func (tx *smtpTx) mail(ctx context.Context) error {
 			tx.mailSent = true
 			return nil
 		}
-		if r, ok := err.(*Reply); ok {
+		if r, ok := err.(*ReplyError); ok {
 			return r // refused; the next Rcpt tries again on the same connection
 		}
 		retry := tx.reused && attempt == 0 && ctx.Err() == nil
@@ -152,7 +154,7 @@ func (tx *smtpTx) mail(ctx context.Context) error {
 }
 
 // sendMail says MAIL FROM with the parameters the downstream supports. It
-// returns nil, a *Reply, or an ErrUnavailable error.
+// returns nil, a *ReplyError, or an ErrUnavailable error.
 func (tx *smtpTx) sendMail(ctx context.Context) error {
 	cn := tx.cn
 	stop := cn.watch(ctx)
@@ -185,7 +187,7 @@ func (tx *smtpTx) sendMail(ctx context.Context) error {
 		return nil
 	}
 	if r, ok := fromSMTPError(err); ok && intact && r.Code != 421 {
-		return r
+		return refused(r)
 	}
 	if err == nil {
 		err = ctx.Err()
@@ -210,7 +212,7 @@ func (tx *smtpTx) lost(ctx context.Context, op string, err error) error {
 }
 
 // Data implements Transaction.
-func (tx *smtpTx) Data(ctx context.Context, r io.Reader) (*Reply, error) {
+func (tx *smtpTx) Data(ctx context.Context, r io.Reader) (*reply.Reply, error) {
 	switch {
 	case tx.done:
 		return nil, unavailable("DATA", errTxDone)
@@ -228,7 +230,7 @@ func (tx *smtpTx) Data(ctx context.Context, r io.Reader) (*Reply, error) {
 		intact := stop()
 		if r, ok := fromSMTPError(err); ok && intact && r.Code != 421 {
 			tx.Abort() // RSET: the transaction is still open downstream
-			return nil, r
+			return nil, refused(r)
 		}
 		return nil, tx.end(ctx, "DATA", err)
 	}
@@ -283,7 +285,7 @@ func (tx *smtpTx) Data(ctx context.Context, r io.Reader) (*Reply, error) {
 	}
 	if r, ok := fromSMTPError(err); ok && r.Code != 421 {
 		tx.finish(true) // the transaction is over, the connection fine
-		return nil, r
+		return nil, refused(r)
 	}
 	// The message may or may not have been delivered; the sender will
 	// retry, which can duplicate it (RFC 1047).
