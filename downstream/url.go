@@ -29,11 +29,18 @@ type URL struct {
 	Host   string // SMTP and SMTPS: host name or IP address, without brackets
 	Port   string // SMTP and SMTPS: 0 to 65535, as written
 	Path   string // Maildir: the directory, as written
+
+	hostPort string // SMTP and SMTPS: host:port as written
 }
 
-// Address returns "host:port" (SMTP and SMTPS), bracketing an IPv6
-// address.
-func (u URL) Address() string { return net.JoinHostPort(u.Host, u.Port) }
+// Address returns "host:port" (SMTP and SMTPS) as written, the address
+// the gateway dials.
+func (u URL) Address() string {
+	if u.hostPort == "" && u.Host != "" {
+		return net.JoinHostPort(u.Host, u.Port)
+	}
+	return u.hostPort
+}
 
 // IsSMTP reports whether the downstream speaks SMTP (smtp:// or smtps://).
 func (u URL) IsSMTP() bool { return u.Scheme == SMTP || u.Scheme == SMTPS }
@@ -81,7 +88,7 @@ func Parse(s string, rules Rules) (URL, error) {
 		if err != nil {
 			return URL{}, fmt.Errorf("%q: %v", s, err)
 		}
-		return URL{Scheme: Scheme(scheme), Host: host, Port: port}, nil
+		return URL{Scheme: Scheme(scheme), Host: host, Port: port, hostPort: hp}, nil
 	}
 	if !strings.Contains(s, "://") {
 		if _, _, err := SplitHostPort(s, rules.IsHost); err == nil {

@@ -9,7 +9,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,8 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/smtpgateway/gateway/backend"
+	"github.com/smtpgateway/gateway/config"
+	"github.com/smtpgateway/gateway/downstream"
 	"github.com/smtpgateway/gateway/listener"
 	"github.com/smtpgateway/gateway/metrics"
+	"github.com/smtpgateway/gateway/relay"
 	"github.com/smtpgateway/gateway/resolver"
 )
 
@@ -84,9 +86,15 @@ func startMetrics(addr string, pprofOn bool, s *server) (*metricsServer, error) 
 		}
 		var out []metrics.PoolStat
 		for _, t := range router.Targets() {
-			if p, ok := t.(interface{ PoolStats() (int, int) }); ok {
-				open, idle := p.PoolStats()
-				out = append(out, metrics.PoolStat{Downstream: t.Name(), Open: open, Idle: idle})
+			members := []relay.Target{t}
+			if f, ok := t.(*relay.Failover); ok {
+				members = f.Members()
+			}
+			for _, t := range members {
+				if p, ok := t.(interface{ PoolStats() (int, int) }); ok {
+					open, idle := p.PoolStats()
+					out = append(out, metrics.PoolStat{Downstream: t.Name(), Open: open, Idle: idle})
+				}
 			}
 		}
 		return out
@@ -143,25 +151,44 @@ func (ms *metricsServer) check(ctx context.Context) error {
 		return errors.New("no listener is up")
 	}
 	cfg := ms.s.current.Load().cfg
-	targets := []string{cfg.Relay.Downstream}
+	lists := [][]string{cfg.Relay.Downstreams()}
 	for _, r := range cfg.Relay.Routes {
-		targets = append(targets, r.Downstream)
+		lists = append(lists, r.Downstreams())
 	}
-	for _, t := range targets {
-		if dir, ok := strings.CutPrefix(t, "maildir:"); ok {
-			if err := writable(filepath.Join(dir, "new")); err != nil {
-				return fmt.Errorf("downstream %s: %v", t, err)
+	for _, list := range lists {
+		// A failover list is ready when one of its downstreams is.
+		var err error
+		for _, t := range list {
+			if err = checkDownstream(ctx, t); err == nil {
+				break
 			}
-			continue
 		}
-		hp := t[strings.Index(t, "://")+3:]
-		d := net.Dialer{Timeout: 2 * time.Second}
-		c, err := d.DialContext(ctx, "tcp", hp)
 		if err != nil {
-			return fmt.Errorf("downstream %s unreachable: %v", t, err)
+			return err
 		}
-		c.Close()
 	}
+	return nil
+}
+
+// checkDownstream: a TCP connect for smtp targets, a writable new/ for
+// Maildirs.
+func checkDownstream(ctx context.Context, t string) error {
+	u, err := config.ParseDownstream(t)
+	if err != nil {
+		return fmt.Errorf("downstream %s: %v", t, err)
+	}
+	if u.Scheme == downstream.Maildir {
+		if err := writable(filepath.Join(u.Path, "new")); err != nil {
+			return fmt.Errorf("downstream %s: %v", t, err)
+		}
+		return nil
+	}
+	d := net.Dialer{Timeout: 2 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", u.Address())
+	if err != nil {
+		return fmt.Errorf("downstream %s unreachable: %v", t, err)
+	}
+	c.Close()
 	return nil
 }
 
