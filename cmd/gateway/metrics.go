@@ -73,12 +73,11 @@ func addStats(a, b resolver.Stats) resolver.Stats {
 
 func startMetrics(addr string, pprofOn bool, s *server) (*metricsServer, error) {
 	ms := &metricsServer{m: metrics.New(), s: s}
-	ms.m.Gauge("gateway_sessions_active", "SMTP sessions (client connections) open across all listeners.", nil, func() float64 { return float64(s.gate.Open()) })
-	ms.m.Counter("gateway_dns_queries_total", "DNS lookups asked of the resolver.", nil, func() float64 { return float64(ms.dns.stats(s).Queries) })
-	ms.m.Counter("gateway_dns_cache_hits_total", "DNS lookups answered from the resolver's cache.", nil, func() float64 { return float64(ms.dns.stats(s).CacheHits) })
-	ms.m.Counter("gateway_dns_errors_total", "DNS lookups that failed temporarily (timeouts, SERVFAIL).", nil, func() float64 { return float64(ms.dns.stats(s).Errors) })
-	ms.m.Gauge("gateway_dns_queries_in_flight", "DNS queries outstanding at the servers now (at most [dns] max_in_flight).", nil, func() float64 { return float64(s.current.Load().resolver.Stats().InFlight) })
-	ms.m.Counter("gateway_dns_saturated_total", "DNS lookups not sent because [dns] max_in_flight queries were out; they failed as temporary errors.", nil, func() float64 { return float64(ms.dns.stats(s).Saturated) })
+	ms.m.Sessions(s.gate.Open)
+	ms.m.DNS(func() metrics.DNSStats {
+		st := ms.dns.stats(s)
+		return metrics.DNSStats{Queries: st.Queries, CacheHits: st.CacheHits, Errors: st.Errors, Saturated: st.Saturated}
+	}, func() int { return s.current.Load().resolver.Stats().InFlight })
 	ms.m.Pools(func() []metrics.PoolStat {
 		router := s.current.Load().router
 		if router == nil {
