@@ -153,8 +153,7 @@ func TestFailoverPassesRepliesOn(t *testing.T) {
 // Once the primary took a recipient, a failure later in the transaction
 // is the caller's to see: moving on would split or duplicate the message.
 func TestFailoverNeverAfterARecipient(t *testing.T) {
-	var p *rawServer
-	p = startRaw(t, nil, func(_ int, cmd string) string {
+	p := startRaw(t, nil, func(_ int, cmd string) string {
 		if strings.HasPrefix(cmd, "RCPT TO:<c@") {
 			return "421 4.3.2 going down" + replyClose
 		}
