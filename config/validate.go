@@ -204,8 +204,8 @@ func checkDownstreams(v *validator, key string, urls []string) {
 }
 
 func checkRelayTLS(v *validator, key, s string) {
-	switch s {
-	case "none", "opportunistic", "required":
+	switch downstream.TLSMode(s) {
+	case downstream.TLSNone, downstream.TLSOpportunistic, downstream.TLSRequired:
 	default:
 		v.addf(key, "%q is not a TLS mode; want \"none\", \"opportunistic\" (STARTTLS when offered) or \"required\" (STARTTLS or fail); use smtps:// for implicit TLS", s)
 	}

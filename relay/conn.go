@@ -34,8 +34,8 @@ var errTLSHandshake = downstream.ErrHandshake
 // with TLS versions or ciphers Go no longer speaks (RFC 7435 §6: prefer
 // delivery in clear to none).
 func (t *SMTPTarget) connect(ctx context.Context) (*conn, error) {
-	cn, err := t.connectOnce(ctx, t.cfg.StartTLS != StartTLSNone)
-	if err != nil && errors.Is(err, errTLSHandshake) && t.cfg.StartTLS == StartTLSOpportunistic && ctx.Err() == nil {
+	cn, err := t.connectOnce(ctx, t.cfg.StartTLS != downstream.TLSNone)
+	if err != nil && errors.Is(err, errTLSHandshake) && t.cfg.StartTLS == downstream.TLSOpportunistic && ctx.Err() == nil {
 		t.observe("starttls_fallback")
 		cn, err = t.connectOnce(ctx, false)
 	}
@@ -92,7 +92,7 @@ func (t *SMTPTarget) connectOnce(ctx context.Context, startTLS bool) (_ *conn, e
 // startTLS runs downstream.StartTLS (greeting, EHLO, STARTTLS when
 // offered, the handshake) and puts its errors in this package's terms.
 func (t *SMTPTarget) startTLS(ctx context.Context, raw net.Conn) (net.Conn, error) {
-	nc, secured, err := downstream.StartTLS(ctx, raw, t.cfg.HeloName, t.tlsConf, downstream.TLSMode(t.cfg.StartTLS), t.cfg.CommandTimeout)
+	nc, secured, err := downstream.StartTLS(ctx, raw, t.cfg.HeloName, t.tlsConf, t.cfg.StartTLS, t.cfg.CommandTimeout)
 	var se *downstream.StepError
 	switch {
 	case err == nil:

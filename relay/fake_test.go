@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/smtpgateway/gateway/downstream"
 )
 
 // --- a go-smtp server with a recording backend ---
@@ -377,7 +379,7 @@ func newTarget(t testing.TB, addr string, modify func(*SMTPConfig)) (*SMTPTarget
 	d := &net.Dialer{}
 	cfg := SMTPConfig{
 		Address:        addr,
-		StartTLS:       StartTLSNone,
+		StartTLS:       downstream.TLSNone,
 		HeloName:       "gw.test",
 		ConnectTimeout: 5 * time.Second,
 		CommandTimeout: 5 * time.Second,

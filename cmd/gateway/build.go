@@ -257,12 +257,12 @@ func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
 		if err != nil {
 			return env, fmt.Errorf("auth.downstream: %w", err)
 		}
-		mode := auth.TLSNone
+		mode := downstream.TLSNone
 		switch {
 		case u.Scheme == downstream.SMTPS:
-			mode = auth.TLSImplicit
-		case cfg.Relay.TLS != "none":
-			mode = auth.TLSStartTLS
+			mode = downstream.TLSImplicit
+		case cfg.Relay.TLS != string(downstream.TLSNone):
+			mode = downstream.TLSRequired // opportunistic too: passwords never go in clear
 		}
 		roots, err := loadCAFile(cfg.Relay.CAFile)
 		if err != nil {
@@ -379,7 +379,7 @@ func buildTarget(cfg *config.Config, ds string, o routeOverrides) (relay.Target,
 	sc := relay.SMTPConfig{
 		Address:        u.Address(),
 		ImplicitTLS:    u.Scheme == downstream.SMTPS,
-		StartTLS:       pick(o.tls, r.TLS),
+		StartTLS:       downstream.TLSMode(pick(o.tls, r.TLS)),
 		TLSVerify:      r.TLSVerify,
 		TLSServerName:  pick(o.serverName, r.TLSServerName),
 		HeloName:       pick(o.helo, r.HeloName),
