@@ -51,11 +51,7 @@ func (f *Failover) Members() []Target { return f.members }
 // Extensions returns what every member takes: which one a transaction
 // ends on is known only at RCPT, after the client gave MAIL's parameters.
 func (f *Failover) Extensions() Extensions {
-	ext := Extensions{SMTPUTF8: true, DSN: true}
-	for _, m := range f.members {
-		ext = ext.And(m.Extensions())
-	}
-	return ext
+	return commonExtensions(f.members)
 }
 
 // Probe probes every member that can be probed, in parallel.

@@ -93,11 +93,7 @@ func (r *Router) Route(rcpt string) Target {
 // parameter advertised but refused at RCPT for one route would make a
 // compliant client fail there.
 func (r *Router) Extensions() Extensions {
-	ext := Extensions{SMTPUTF8: true, DSN: true}
-	for _, t := range r.all {
-		ext = ext.And(t.Extensions())
-	}
-	return ext
+	return commonExtensions(r.all)
 }
 
 // Probe connects to every SMTP target that has not been reached yet, so
