@@ -12,13 +12,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-)
 
-// Downstream TLS modes.
-const (
-	TLSNone     = "none"     // plain TCP: passwords cross the wire in clear
-	TLSStartTLS = "starttls" // RFC 3207
-	TLSImplicit = "implicit" // RFC 8314 §3.3
+	"github.com/smtpgateway/gateway/downstream"
 )
 
 // Downstream defaults (see DownstreamConfig).
@@ -30,11 +25,11 @@ const (
 
 // DownstreamConfig says how to reach the server that knows the passwords.
 type DownstreamConfig struct {
-	Address   string        // host:port of the downstream SMTP server
-	TLS       string        // TLSNone, TLSStartTLS (also for "") or TLSImplicit
-	TLSConfig *tls.Config   // verification settings chosen by the caller; nil verifies against the system roots for the host of Address
-	HeloName  string        // EHLO name, the gateway's host name (default "localhost")
-	Timeout   time.Duration // bounds the whole exchange (default DefaultDownstreamTimeout)
+	Address   string             // host:port of the downstream SMTP server
+	TLS       downstream.TLSMode // downstream.TLSNone (passwords in clear), TLSRequired (STARTTLS, also for "") or TLSImplicit
+	TLSConfig *tls.Config        // verification settings chosen by the caller; nil verifies against the system roots for the host of Address
+	HeloName  string             // EHLO name, the gateway's host name (default "localhost")
+	Timeout   time.Duration      // bounds the whole exchange (default DefaultDownstreamTimeout)
 
 	// CacheTTL is how long a successful check is remembered, so that a
 	// client polling every minute does not cost a downstream login each
@@ -66,10 +61,12 @@ func NewDownstream(cfg DownstreamConfig) (*Downstream, error) {
 	}
 	switch cfg.TLS {
 	case "":
-		cfg.TLS = TLSStartTLS
-	case TLSNone, TLSStartTLS, TLSImplicit:
+		cfg.TLS = downstream.TLSRequired
+	case downstream.TLSNone, downstream.TLSRequired, downstream.TLSImplicit:
 	default:
-		errs = append(errs, fmt.Errorf("auth: downstream TLS %q: want %q, %q or %q", cfg.TLS, TLSNone, TLSStartTLS, TLSImplicit))
+		// Not TLSOpportunistic: a password is never sent in clear because
+		// the server stopped offering STARTTLS.
+		errs = append(errs, fmt.Errorf("auth: downstream TLS %q: want %q, %q or %q", cfg.TLS, downstream.TLSNone, downstream.TLSRequired, downstream.TLSImplicit))
 	}
 	if strings.ContainsFunc(cfg.HeloName, isSpaceOrControl) {
 		errs = append(errs, fmt.Errorf("auth: downstream HELO name \"%s\" contains spaces or control characters", SanitizeUser(cfg.HeloName)))
@@ -151,13 +148,13 @@ func (d *Downstream) login(ctx context.Context, username, password string) error
 	conn = raw
 
 	switch d.cfg.TLS {
-	case TLSImplicit:
+	case downstream.TLSImplicit:
 		tc := tls.Client(conn, d.cfg.TLSConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return d.temporary(ctx, "TLS handshake", err)
 		}
 		conn = tc
-	case TLSStartTLS:
+	case downstream.TLSRequired:
 		conn, err = startTLS(ctx, conn, d.cfg.HeloName, d.cfg.TLSConfig)
 		if err != nil {
 			return d.temporary(ctx, "STARTTLS", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/smtpgateway/gateway/downstream"
 	"github.com/smtpgateway/gateway/internal/testcert"
 )
 
@@ -60,7 +61,7 @@ func TestDownstreamVerify(t *testing.T) {
 	tests := []struct {
 		name         string
 		server       testServerConfig
-		tls          string
+		tls          downstream.TLSMode
 		tlsConfig    *tls.Config
 		password     string
 		want         outcome
@@ -77,12 +78,12 @@ func TestDownstreamVerify(t *testing.T) {
 		{name: "downstream 538 encryption required", server: testServerConfig{verify: replyWith(538, smtp.EnhancedCode{5, 7, 11})}, password: "right pw", want: temporary, wantErr: "538 5.7.11", wantAttempts: 1},
 		{name: "downstream 534 mechanism too weak", server: testServerConfig{verify: replyWith(534, smtp.EnhancedCode{5, 7, 9})}, password: "right pw", want: temporary, wantAttempts: 1},
 		{name: "downstream 554 is a refusal", server: testServerConfig{verify: replyWith(554, smtp.EnhancedCode{5, 7, 1})}, password: "right pw", want: invalid, wantAttempts: 1},
-		{name: "STARTTLS", server: testServerConfig{tls: TLSStartTLS, cert: cert}, tls: TLSStartTLS, tlsConfig: trusted, password: "right pw", want: ok, wantAttempts: 1},
-		{name: "STARTTLS wrong password", server: testServerConfig{tls: TLSStartTLS, cert: cert}, tls: TLSStartTLS, tlsConfig: trusted, password: "wrong", want: invalid, wantAttempts: 1},
-		{name: "STARTTLS not offered", tls: TLSStartTLS, tlsConfig: trusted, password: "right pw", want: temporary, wantErr: "does not offer STARTTLS"},
-		{name: "STARTTLS untrusted certificate", server: testServerConfig{tls: TLSStartTLS, cert: cert}, tls: TLSStartTLS, tlsConfig: &tls.Config{}, password: "right pw", want: temporary, wantErr: "certificate"},
-		{name: "implicit TLS", server: testServerConfig{tls: TLSImplicit, cert: cert}, tls: TLSImplicit, tlsConfig: trusted, password: "right pw", want: ok, wantAttempts: 1},
-		{name: "implicit TLS against plain server", tls: TLSImplicit, tlsConfig: trusted, password: "right pw", want: temporary, wantErr: "TLS handshake"},
+		{name: "STARTTLS", server: testServerConfig{tls: downstream.TLSRequired, cert: cert}, tls: downstream.TLSRequired, tlsConfig: trusted, password: "right pw", want: ok, wantAttempts: 1},
+		{name: "STARTTLS wrong password", server: testServerConfig{tls: downstream.TLSRequired, cert: cert}, tls: downstream.TLSRequired, tlsConfig: trusted, password: "wrong", want: invalid, wantAttempts: 1},
+		{name: "STARTTLS not offered", tls: downstream.TLSRequired, tlsConfig: trusted, password: "right pw", want: temporary, wantErr: "does not offer STARTTLS"},
+		{name: "STARTTLS untrusted certificate", server: testServerConfig{tls: downstream.TLSRequired, cert: cert}, tls: downstream.TLSRequired, tlsConfig: &tls.Config{}, password: "right pw", want: temporary, wantErr: "certificate"},
+		{name: "implicit TLS", server: testServerConfig{tls: downstream.TLSImplicit, cert: cert}, tls: downstream.TLSImplicit, tlsConfig: trusted, password: "right pw", want: ok, wantAttempts: 1},
+		{name: "implicit TLS against plain server", tls: downstream.TLSImplicit, tlsConfig: trusted, password: "right pw", want: temporary, wantErr: "TLS handshake"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,7 +92,7 @@ func TestDownstreamVerify(t *testing.T) {
 			}
 			ts := startTestServer(t, tc.server)
 			if tc.tls == "" {
-				tc.tls = TLSNone
+				tc.tls = downstream.TLSNone
 			}
 			d, err := NewDownstream(DownstreamConfig{
 				Address: ts.addr, TLS: tc.tls, TLSConfig: tc.tlsConfig,
@@ -157,7 +158,7 @@ func TestDownstreamCache(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := startTestServer(t, testServerConfig{verify: acceptBob})
-			d, err := NewDownstream(DownstreamConfig{Address: ts.addr, TLS: TLSNone, CacheTTL: tc.ttl})
+			d, err := NewDownstream(DownstreamConfig{Address: ts.addr, TLS: downstream.TLSNone, CacheTTL: tc.ttl})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,7 +219,7 @@ func TestDownstreamServerDown(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
-	d, err := NewDownstream(DownstreamConfig{Address: addr, TLS: TLSNone})
+	d, err := NewDownstream(DownstreamConfig{Address: addr, TLS: downstream.TLSNone})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,20 +265,20 @@ func scriptedServer(t *testing.T, script func(c net.Conn, r *bufio.Reader)) stri
 func TestDownstreamMisbehavingServer(t *testing.T) {
 	tests := []struct {
 		name    string
-		tls     string
+		tls     downstream.TLSMode
 		timeout time.Duration
 		script  func(c net.Conn, r *bufio.Reader)
 		wantErr string
 	}{
 		{
-			name: "never greets", tls: TLSNone, timeout: 200 * time.Millisecond,
+			name: "never greets", tls: downstream.TLSNone, timeout: 200 * time.Millisecond,
 			script: func(c net.Conn, r *bufio.Reader) {
 				r.ReadString('\n') // wait until the client gives up and closes
 			},
 			wantErr: "deadline exceeded",
 		},
 		{
-			name: "stalls after EHLO", tls: TLSNone, timeout: 200 * time.Millisecond,
+			name: "stalls after EHLO", tls: downstream.TLSNone, timeout: 200 * time.Millisecond,
 			script: func(c net.Conn, r *bufio.Reader) {
 				c.Write([]byte("220 hi\r\n"))
 				r.ReadString('\n')
@@ -288,7 +289,7 @@ func TestDownstreamMisbehavingServer(t *testing.T) {
 			wantErr: "deadline exceeded",
 		},
 		{
-			name: "busy greeting", tls: TLSNone,
+			name: "busy greeting", tls: downstream.TLSNone,
 			script: func(c net.Conn, r *bufio.Reader) {
 				c.Write([]byte("554 5.3.2 not now\r\n"))
 				r.ReadString('\n')
@@ -296,7 +297,7 @@ func TestDownstreamMisbehavingServer(t *testing.T) {
 			wantErr: "554",
 		},
 		{
-			name: "data injected after the STARTTLS reply", tls: TLSStartTLS,
+			name: "data injected after the STARTTLS reply", tls: downstream.TLSRequired,
 			script: func(c net.Conn, r *bufio.Reader) {
 				c.Write([]byte("220 hi\r\n"))
 				r.ReadString('\n')
@@ -308,7 +309,7 @@ func TestDownstreamMisbehavingServer(t *testing.T) {
 			wantErr: "data after its STARTTLS reply",
 		},
 		{
-			name: "STARTTLS refused", tls: TLSStartTLS,
+			name: "STARTTLS refused", tls: downstream.TLSRequired,
 			script: func(c net.Conn, r *bufio.Reader) {
 				c.Write([]byte("220 hi\r\n"))
 				r.ReadString('\n')
@@ -341,7 +342,7 @@ func TestDownstreamCallerCancels(t *testing.T) {
 		close(started)
 		r.ReadString('\n') // never greets; returns when the client closes
 	})
-	d, err := NewDownstream(DownstreamConfig{Address: addr, TLS: TLSNone, Timeout: time.Minute})
+	d, err := NewDownstream(DownstreamConfig{Address: addr, TLS: downstream.TLSNone, Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,12 +362,12 @@ func TestDownstreamHeloName(t *testing.T) {
 	cert, pool := &tc.TLS, tc.Pool
 	var mu sync.Mutex
 	var helos []string
-	ts := startTestServer(t, testServerConfig{tls: TLSStartTLS, cert: cert, verify: acceptBob, onSession: func(c *smtp.Conn) {
+	ts := startTestServer(t, testServerConfig{tls: downstream.TLSRequired, cert: cert, verify: acceptBob, onSession: func(c *smtp.Conn) {
 		mu.Lock()
 		helos = append(helos, c.Hostname())
 		mu.Unlock()
 	}})
-	d, err := NewDownstream(DownstreamConfig{Address: ts.addr, TLS: TLSStartTLS, TLSConfig: &tls.Config{RootCAs: pool}, HeloName: "gw.example.net"})
+	d, err := NewDownstream(DownstreamConfig{Address: ts.addr, TLS: downstream.TLSRequired, TLSConfig: &tls.Config{RootCAs: pool}, HeloName: "gw.example.net"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +401,7 @@ func TestNewDownstreamConfig(t *testing.T) {
 				if err != nil || d == nil {
 					t.Fatalf("NewDownstream = %v", err)
 				}
-				if d.cfg.TLS != TLSStartTLS || d.cfg.Timeout != DefaultDownstreamTimeout || d.cfg.TLSConfig.ServerName != "mail.example.com" || d.cache != nil {
+				if d.cfg.TLS != downstream.TLSRequired || d.cfg.Timeout != DefaultDownstreamTimeout || d.cfg.TLSConfig.ServerName != "mail.example.com" || d.cache != nil {
 					t.Errorf("defaults not applied: %+v", d.cfg)
 				}
 				return

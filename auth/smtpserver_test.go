@@ -11,6 +11,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/smtpgateway/gateway/downstream"
 )
 
 // testServer is a go-smtp submission server on 127.0.0.1:0 that offers
@@ -26,8 +28,8 @@ type testServer struct {
 }
 
 type testServerConfig struct {
-	mechs  []string // default PLAIN and LOGIN
-	tls    string   // TLSNone (default), TLSStartTLS, TLSImplicit
+	mechs  []string           // default PLAIN and LOGIN
+	tls    downstream.TLSMode // downstream.TLSNone (default), TLSRequired (STARTTLS), TLSImplicit
 	cert   *tls.Certificate
 	verify func(identity, username, password string) error
 	// onSession sees each session start (after every EHLO that begins one).
@@ -55,9 +57,9 @@ func startTestServer(t *testing.T, cfg testServerConfig) *testServer {
 	var l net.Listener
 	var err error
 	switch cfg.tls {
-	case TLSImplicit:
+	case downstream.TLSImplicit:
 		l, err = tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{*cfg.cert}})
-	case TLSStartTLS:
+	case downstream.TLSRequired:
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cfg.cert}}
 		fallthrough
 	default:

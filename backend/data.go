@@ -47,7 +47,7 @@ func (s *Session) Data(r io.Reader) error {
 	start := time.Now()
 	rep, err := tx.relayTx.Data(s.ctx, body)
 	elapsed := time.Since(start)
-	s.b.metrics.RelayDone(tx.target.Name(), outcome(err, s.ctx.Err() != nil || in.err != nil), elapsed, body.n)
+	s.b.metrics.RelayDone(deliveredBy(tx), outcome(err, s.ctx.Err() != nil || in.err != nil), elapsed, body.n)
 	if err != nil {
 		return s.dataError(tx, err, in.err, body.n, elapsed)
 	}
@@ -57,7 +57,7 @@ func (s *Session) Data(r io.Reader) error {
 		"tx", tx.id,
 		"from", reply.Clip(tx.from),
 		"rcpts", len(tx.rcpts),
-		"downstream", tx.target.Name(),
+		"downstream", deliveredBy(tx),
 		"reply", rep.String(),
 		"queue_id", qid,
 		"size", body.n,
@@ -250,4 +250,13 @@ func (c *counter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// deliveredBy names the downstream the transaction went to: with a
+// failover list (relay.Failover), the member that took it.
+func deliveredBy(tx *transaction) string {
+	if d, ok := tx.relayTx.(interface{ Downstream() string }); ok && d.Downstream() != "" {
+		return d.Downstream()
+	}
+	return tx.target.Name()
 }

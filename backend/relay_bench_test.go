@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/smtpgateway/gateway/backend"
+	"github.com/smtpgateway/gateway/downstream"
 	"github.com/smtpgateway/gateway/heloguard"
 	"github.com/smtpgateway/gateway/listener"
 	"github.com/smtpgateway/gateway/message"
@@ -118,7 +119,7 @@ func benchRelay(b *testing.B, size int) {
 	// The gateway.
 	tg, err := relay.NewSMTP(relay.SMTPConfig{
 		Address:        sinkLn.Addr().String(),
-		StartTLS:       relay.StartTLSNone,
+		StartTLS:       downstream.TLSNone,
 		HeloName:       benchGWHost,
 		ConnectTimeout: 5 * time.Second,
 		CommandTimeout: 5 * time.Second,

@@ -70,7 +70,7 @@ type TLS struct {
 
 // Relay configures delivery to the downstream MTA.
 type Relay struct {
-	Downstream     string   `toml:"downstream"`
+	Downstream     string   `toml:"downstream,list"` // the first URL when the file gives a list; see DownstreamFallback
 	HeloName       string   `toml:"helo_name"`
 	SourceAddress  string   `toml:"source_address"`
 	TLS            string   `toml:"tls"`
@@ -93,18 +93,24 @@ type Relay struct {
 	AllowAddressLiterals bool `toml:"allow_address_literals"`
 
 	Routes []Route `toml:"route"`
+
+	// DownstreamFallback holds the URLs after the first when downstream
+	// is a list (failover, tried in order). Downstreams returns them all.
+	DownstreamFallback []string `toml:"-"`
 }
 
 // Route sends the recipients of one domain to another downstream. Empty
 // optional fields inherit the [relay] values.
 type Route struct {
 	Domain        string `toml:"domain"`
-	Downstream    string `toml:"downstream"`
+	Downstream    string `toml:"downstream,list"` // the first URL of a list; see Relay.Downstream
 	HeloName      string `toml:"helo_name"`
 	SourceAddress string `toml:"source_address"`
 	TLS           string `toml:"tls"`
 	TLSVerify     *bool  `toml:"tls_verify"`
 	TLSServerName string `toml:"tls_server_name"`
+
+	DownstreamFallback []string `toml:"-"` // see Relay.DownstreamFallback
 }
 
 // Limits bounds what one client can make the gateway do.
@@ -214,4 +220,16 @@ func (l Limits) Greetings() int {
 		return DefaultMaxGreetings
 	}
 	return *l.MaxGreetings
+}
+
+// Downstreams returns the downstream URLs of [relay], in the order they
+// are tried: downstream, then its fallbacks.
+func (r Relay) Downstreams() []string {
+	return append([]string{r.Downstream}, r.DownstreamFallback...)
+}
+
+// Downstreams returns the downstream URLs of the route, in the order they
+// are tried.
+func (r Route) Downstreams() []string {
+	return append([]string{r.Downstream}, r.DownstreamFallback...)
 }

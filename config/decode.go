@@ -107,6 +107,14 @@ func (d *decoder) table(dst reflect.Value, src map[string]toml.Primitive, path s
 			for j, sub := range subs {
 				d.table(fv.Index(j), sub, fmt.Sprintf("%s[%d]", p, j))
 			}
+		case fv.Kind() == reflect.String && hasTagOption(dst.Type().Field(i), "list"):
+			if list, isList := raw.([]any); isList {
+				d.stringList(dst, i, p, src[k], len(list))
+				continue
+			}
+			if err := d.md.PrimitiveDecode(src[k], fv.Addr().Interface()); err != nil {
+				d.typeError(p, err)
+			}
 		case fv.Kind() == reflect.Map:
 			if _, ok := raw.(map[string]any); !ok {
 				d.kindError(p, raw, "a table (["+p+"] and its keys on the lines below)")
@@ -120,6 +128,36 @@ func (d *decoder) table(dst reflect.Value, src map[string]toml.Primitive, path s
 			}
 		}
 	}
+}
+
+// hasTagOption reports whether f's toml tag has the option, as in
+// `toml:"downstream,list"`.
+func hasTagOption(f reflect.StructField, option string) bool {
+	opts := strings.Split(f.Tag.Get("toml"), ",")[1:]
+	for _, o := range opts {
+		if o == option {
+			return true
+		}
+	}
+	return false
+}
+
+// stringList decodes a list of n strings given for the string field i of
+// dst (tagged ",list"): the first goes to the field, the others to the
+// []string field named after it with "Fallback" appended. An empty list
+// leaves the field empty, which validation then names.
+func (d *decoder) stringList(dst reflect.Value, i int, key string, prim toml.Primitive, n int) {
+	var list []string
+	if err := d.md.PrimitiveDecode(prim, &list); err != nil {
+		d.typeError(key, err)
+		return
+	}
+	if n == 0 {
+		return
+	}
+	dst.Field(i).SetString(list[0])
+	rest := dst.FieldByName(dst.Type().Field(i).Name + "Fallback")
+	rest.Set(reflect.ValueOf(list[1:]))
 }
 
 // tableOf decodes prim, the value of key (raw when decoded as is), as a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 )
@@ -25,7 +26,45 @@ func (c *Config) Effective() (string, error) {
 	if err := enc.Encode(cp); err != nil {
 		return "", err
 	}
-	return buf.String(), nil
+	return withDownstreamLists(buf.String(), c)
+}
+
+// withDownstreamLists writes back as lists the downstreams the file gave
+// as failover lists: the encoder sees only their first URL, the string
+// field, which it writes as "downstream = ..." at the top of [relay] and
+// of each [[relay.route]].
+func withDownstreamLists(s string, c *Config) (string, error) {
+	lists := [][]string{c.Relay.Downstreams()}
+	for _, rt := range c.Relay.Routes {
+		lists = append(lists, rt.Downstreams())
+	}
+	lines := strings.SplitAfter(s, "\n")
+	section := -1 // index into lists; -1 outside [relay] and its routes
+	next := 1
+	for i, line := range lines {
+		trim := strings.TrimSpace(line)
+		switch {
+		case trim == "[relay]":
+			section = 0
+			continue
+		case trim == "[[relay.route]]":
+			section, next = next, next+1
+			continue
+		case strings.HasPrefix(trim, "["):
+			section = -1
+			continue
+		}
+		if section < 0 || section >= len(lists) || len(lists[section]) < 2 || !strings.HasPrefix(trim, "downstream = ") {
+			continue
+		}
+		b, err := toml.Marshal(map[string][]string{"downstream": lists[section]})
+		if err != nil {
+			return "", err
+		}
+		lines[i] = line[:len(line)-len(strings.TrimLeft(line, " "))] + string(b)
+		section = -1
+	}
+	return strings.Join(lines, ""), nil
 }
 
 // urlPassword finds the password of a URL's userinfo

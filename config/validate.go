@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/smtpgateway/gateway/domain"
+	"github.com/smtpgateway/gateway/downstream"
 	"github.com/smtpgateway/gateway/heloguard"
 )
 
@@ -78,7 +78,7 @@ func (c *Config) CatchAll() bool {
 }
 
 func (c *Config) catchAllIsSafe() bool {
-	if !strings.HasPrefix(c.Relay.Downstream, "maildir:") || len(c.Relay.Routes) > 0 {
+	if !strings.HasPrefix(c.Relay.Downstream, "maildir:") || len(c.Relay.Routes) > 0 || len(c.Relay.DownstreamFallback) > 0 {
 		return false
 	}
 	for _, l := range c.Listeners {
@@ -145,8 +145,8 @@ func (c *Config) validateRelay(v *validator) {
 	r := c.Relay
 	if r.Downstream == "" {
 		v.addf("relay.downstream", "empty; write where accepted mail goes, e.g. \"smtp://10.0.0.5:25\" or \"maildir:/var/mail/gateway\"")
-	} else if err := CheckDownstream(r.Downstream); err != nil {
-		v.addf("relay.downstream", "%v", err)
+	} else {
+		checkDownstreams(v, "relay.downstream", r.Downstreams())
 	}
 	if !IsDomain(r.HeloName) {
 		v.addf("relay.helo_name", "%q is not a valid host name", r.HeloName)
@@ -167,9 +167,7 @@ func (c *Config) validateRelay(v *validator) {
 			v.addf(key+".domain", "%q already has relay.route[%d]", rt.Domain, j)
 		}
 		seen[d] = i
-		if err := CheckDownstream(rt.Downstream); err != nil {
-			v.addf(key+".downstream", "%v", err)
-		}
+		checkDownstreams(v, key+".downstream", rt.Downstreams())
 		if rt.HeloName != "" && !IsDomain(rt.HeloName) {
 			v.addf(key+".helo_name", "%q is not a valid host name", rt.HeloName)
 		}
@@ -180,9 +178,35 @@ func (c *Config) validateRelay(v *validator) {
 	}
 }
 
+// checkDownstreams validates a downstream or a failover list of them
+// (named key[0], key[1] ... in errors); a URL given twice in a list is
+// refused too.
+func checkDownstreams(v *validator, key string, urls []string) {
+	if len(urls) == 1 {
+		if err := CheckDownstream(urls[0]); err != nil {
+			v.addf(key, "%v", err)
+		}
+		return
+	}
+	seen := map[string]int{}
+	for i, s := range urls {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		u, err := ParseDownstream(s)
+		if err != nil {
+			v.addf(k, "%v", err)
+			continue
+		}
+		if j, dup := seen[u.String()]; dup {
+			v.addf(k, "%q is %s[%d] already; a failover list names each downstream once", MaskURLPasswords(s), key, j)
+			continue
+		}
+		seen[u.String()] = i
+	}
+}
+
 func checkRelayTLS(v *validator, key, s string) {
-	switch s {
-	case "none", "opportunistic", "required":
+	switch downstream.TLSMode(s) {
+	case downstream.TLSNone, downstream.TLSOpportunistic, downstream.TLSRequired:
 	default:
 		v.addf(key, "%q is not a TLS mode; want \"none\", \"opportunistic\" (STARTTLS when offered) or \"required\" (STARTTLS or fail); use smtps:// for implicit TLS", s)
 	}
@@ -200,46 +224,19 @@ func checkSource(v *validator, key, s string) {
 // CheckDownstream validates a downstream: smtp://host:port,
 // smtps://host:port or maildir:PATH.
 func CheckDownstream(s string) error {
-	const want = "want smtp://host:port, smtps://host:port or maildir:PATH"
-	if strings.Contains(s, "://") && strings.Contains(s, "@") {
-		// Credentials in the URL: the gateway never logs in to the
-		// downstream, and the password must not be repeated back.
-		return fmt.Errorf("%q: a user name or password in the URL is not supported (the gateway does not log in to the downstream; allow its address there instead); %s", MaskURLPasswords(s), want)
-	}
-	switch {
-	case strings.HasPrefix(s, "maildir:"):
-		if strings.TrimPrefix(s, "maildir:") == "" {
-			return fmt.Errorf("%q has no path; %s", s, want)
-		}
-		return nil
-	case strings.HasPrefix(s, "smtp://"), strings.HasPrefix(s, "smtps://"):
-		hp := s[strings.Index(s, "://")+3:]
-		if err := checkHostPort(hp); err != nil {
-			return fmt.Errorf("%q: %v", s, err)
-		}
-		return nil
-	}
-	if !strings.Contains(s, "://") && checkHostPort(s) == nil {
-		return fmt.Errorf("%q: unknown scheme; %s: did you mean \"smtp://%s\"?", s, want, s)
-	}
-	return fmt.Errorf("%q: unknown scheme; %s", s, want)
+	_, err := ParseDownstream(s)
+	return err
+}
+
+// ParseDownstream parses a downstream with the configuration's rules (its
+// host name rule, passwords masked in errors).
+func ParseDownstream(s string) (downstream.URL, error) {
+	return downstream.Parse(s, downstream.Rules{IsHost: IsDomain, Mask: MaskURLPasswords})
 }
 
 func checkHostPort(s string) error {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return fmt.Errorf("%q is not host:port; write it like \"0.0.0.0:25\" or \"[::]:587\"", s)
-	}
-	if host == "" {
-		return fmt.Errorf("%q has no host; write \"0.0.0.0%s\" to listen on every address", s, s)
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", s, port)
-	}
-	if _, err := netip.ParseAddr(host); err != nil && !IsDomain(host) {
-		return fmt.Errorf("%q: %q is neither an IP address nor a host name", s, host)
-	}
-	return nil
+	_, _, err := downstream.SplitHostPort(s, IsDomain)
+	return err
 }
 
 func (c *Config) validateDNS(v *validator) {

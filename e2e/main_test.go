@@ -31,6 +31,7 @@ const (
 type opts struct {
 	mx         string // mx listener address
 	downstream string // e.g. "smtp://127.0.0.1:10025"
+	failover   string // more downstream URLs, tried after downstream (a TOML list is written)
 	dns        string // the test DNS server
 	extra      string // appended TOML (tables after the top level)
 	top        string // top-level keys
@@ -55,7 +56,11 @@ func (o opts) toml() string {
 	fmt.Fprintf(&b, "hostname = %q\nlocal_domains = %s\nshutdown_timeout = %q\n%s\n", gwHost, o.domains, o.shutdown, o.top)
 	fmt.Fprintf(&b, "[dns]\nservers = [%q]\ntimeout = \"1s\"\n", o.dns)
 	fmt.Fprintf(&b, "[[listener]]\nname = \"mx\"\naddress = %q\nkind = \"mx\"\n%s\n", o.mx, o.listeners)
-	fmt.Fprintf(&b, "[relay]\ndownstream = %q\ntls = \"none\"\n", o.downstream)
+	if o.failover != "" {
+		fmt.Fprintf(&b, "[relay]\ndownstream = [%q, %q]\ntls = \"none\"\n", o.downstream, o.failover)
+	} else {
+		fmt.Fprintf(&b, "[relay]\ndownstream = %q\ntls = \"none\"\n", o.downstream)
+	}
 	b.WriteString(o.extra)
 	return b.String()
 }

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/textproto"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/smtpgateway/gateway/downstream"
 )
 
 // conn is one SMTP connection to the downstream.
@@ -26,7 +26,7 @@ type conn struct {
 
 // errTLSHandshake marks a failed STARTTLS handshake, after which an
 // opportunistic target tries again in plain text.
-var errTLSHandshake = errors.New("TLS handshake failed")
+var errTLSHandshake = downstream.ErrHandshake
 
 // connect opens a connection ready for MAIL: TCP, TLS as configured,
 // greeting and EHLO. In opportunistic mode a failed STARTTLS handshake is
@@ -34,8 +34,8 @@ var errTLSHandshake = errors.New("TLS handshake failed")
 // with TLS versions or ciphers Go no longer speaks (RFC 7435 §6: prefer
 // delivery in clear to none).
 func (t *SMTPTarget) connect(ctx context.Context) (*conn, error) {
-	cn, err := t.connectOnce(ctx, t.cfg.StartTLS != StartTLSNone)
-	if err != nil && errors.Is(err, errTLSHandshake) && t.cfg.StartTLS == StartTLSOpportunistic && ctx.Err() == nil {
+	cn, err := t.connectOnce(ctx, t.cfg.StartTLS != downstream.TLSNone)
+	if err != nil && errors.Is(err, errTLSHandshake) && t.cfg.StartTLS == downstream.TLSOpportunistic && ctx.Err() == nil {
 		t.observe("starttls_fallback")
 		cn, err = t.connectOnce(ctx, false)
 	}
@@ -89,96 +89,29 @@ func (t *SMTPTarget) connectOnce(ctx context.Context, startTLS bool) (_ *conn, e
 	return cn, nil
 }
 
-// startTLS reads the greeting, says EHLO and, when STARTTLS is offered,
-// starts TLS (RFC 3207). go-smtp v0.25's client cannot be told to say
-// STARTTLS only when offered, so this part is done by hand; the connection
-// returned replays a greeting for the client, which then says EHLO again
-// as RFC 3207 §4.2 requires after TLS.
+// startTLS runs downstream.StartTLS (greeting, EHLO, STARTTLS when
+// offered, the handshake) and puts its errors in this package's terms.
 func (t *SMTPTarget) startTLS(ctx context.Context, raw net.Conn) (net.Conn, error) {
-	required := t.cfg.StartTLS == StartTLSRequired
-	text := textproto.NewConn(raw) // not closed: that would close raw
-	raw.SetDeadline(time.Now().Add(t.cfg.CommandTimeout))
-	defer raw.SetDeadline(time.Time{})
-
-	if _, _, err := text.ReadResponse(220); err != nil {
-		return nil, opError(ctx, "greeting", replyText(err))
-	}
-	offered := false
-	_, msg, err := command(text, 250, "EHLO "+t.cfg.HeloName)
+	nc, secured, err := downstream.StartTLS(ctx, raw, t.cfg.HeloName, t.tlsConf, t.cfg.StartTLS, t.cfg.CommandTimeout)
+	var se *downstream.StepError
 	switch {
 	case err == nil:
-		for _, line := range strings.Split(msg, "\n")[1:] {
-			if strings.EqualFold(strings.TrimSpace(line), "STARTTLS") {
-				offered = true
-			}
+		if secured {
+			t.observe("starttls")
 		}
-	case isCode(err, 500, 502):
-		// No EHLO, so no STARTTLS; the client falls back to HELO.
-	default:
-		return nil, opError(ctx, "EHLO", replyText(err))
-	}
-	if !offered {
-		if required {
-			return nil, opError(ctx, "STARTTLS", errors.New("required but not offered by the downstream"))
-		}
-		return plainReplay(text, raw)
-	}
-	if _, _, err := command(text, 220, "STARTTLS"); err != nil {
-		if required || !isReply(err) {
-			return nil, opError(ctx, "STARTTLS", replyText(err))
-		}
-		return plainReplay(text, raw) // refused (454): carry on in clear
-	}
-	// Bytes after the 220 would have been sent before TLS by someone in
-	// the path and must not be read as if protected (RFC 3207 §6).
-	if text.R.Buffered() > 0 {
-		return nil, opError(ctx, "STARTTLS", errors.New("data after the 220 reply"))
-	}
-	tc := tls.Client(raw, t.tlsConf)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, opError(ctx, "STARTTLS", fmt.Errorf("%w: %w", errTLSHandshake, err))
-	}
-	t.observe("starttls")
-	return &replayConn{Conn: tc, pending: []byte(replayGreeting)}, nil
-}
-
-// replayGreeting is what replayConn gives the go-smtp client in place of
-// the greeting the downstream sent before.
-const replayGreeting = "220 replayed greeting\r\n"
-
-// plainReplay hands the plain connection on after EHLO; nothing may be
-// left unread.
-func plainReplay(text *textproto.Conn, raw net.Conn) (net.Conn, error) {
-	if text.R.Buffered() > 0 {
+		return nc, nil
+	case !errors.As(err, &se):
+		return nil, opError(ctx, "STARTTLS", err)
+	case errors.Is(err, downstream.ErrNotOffered):
+		return nil, opError(ctx, "STARTTLS", errors.New("required but not offered by the downstream"))
+	case errors.Is(err, downstream.ErrDataAfterReply) && se.Step == "EHLO":
 		return nil, unavailable("EHLO", errors.New("unexpected data after the reply"))
+	case errors.Is(err, downstream.ErrDataAfterReply):
+		return nil, opError(ctx, "STARTTLS", errors.New("data after the 220 reply"))
+	case errors.Is(err, downstream.ErrHandshake):
+		return nil, opError(ctx, "STARTTLS", se.Err) // "TLS handshake failed: ..."
 	}
-	return &replayConn{Conn: raw, pending: []byte(replayGreeting)}, nil
-}
-
-// command sends one command line and reads its reply.
-func command(text *textproto.Conn, expect int, line string) (int, string, error) {
-	id, err := text.Cmd("%s", line)
-	if err != nil {
-		return 0, "", err
-	}
-	text.StartResponse(id)
-	defer text.EndResponse(id)
-	return text.ReadResponse(expect)
-}
-
-// replayConn returns pending before reading the connection.
-type replayConn struct {
-	net.Conn
-	pending []byte
-}
-
-func (c *replayConn) Read(p []byte) (int, error) {
-	if len(c.pending) > 0 {
-		n := copy(p, c.pending)
-		c.pending = c.pending[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
+	return nil, opError(ctx, se.Step, replyText(se.Err))
 }
 
 // watch closes the connection if ctx ends before the returned stop is
@@ -234,24 +167,4 @@ func replyText(err error) error {
 		return errors.New(r.String())
 	}
 	return err
-}
-
-// isReply reports whether err is a reply of the downstream.
-func isReply(err error) bool {
-	_, ok := fromSMTPError(err)
-	return ok
-}
-
-// isCode reports whether err is a reply with one of the codes.
-func isCode(err error, codes ...int) bool {
-	r, ok := fromSMTPError(err)
-	if !ok {
-		return false
-	}
-	for _, c := range codes {
-		if r.Code == c {
-			return true
-		}
-	}
-	return false
 }

@@ -7,7 +7,10 @@
 // A Target is where mail goes: SMTPTarget (smtp://host:port,
 // smtps://host:port) speaks SMTP through github.com/emersion/go-smtp's
 // client over a bounded pool of connections; MaildirTarget (maildir:PATH)
-// writes files, for labs. A Transaction mirrors the client's: MAIL FROM is
+// writes files, for labs; Failover tries a list of targets in order (no
+// failover once a recipient was accepted). The URLs are parsed by package
+// downstream, which also does the STARTTLS exchange before go-smtp's
+// client takes over. A Transaction mirrors the client's: MAIL FROM is
 // sent lazily with the first RCPT, each RCPT is forwarded as it arrives and
 // the downstream's refusal comes back as a *ReplyError, DATA is streamed and
 // dot-stuffed (RFC 5321 §4.5.2). If the message cannot be read to its end

@@ -17,6 +17,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/smtpgateway/gateway/downstream"
 	"github.com/smtpgateway/gateway/reply"
 )
 
@@ -387,7 +388,7 @@ func newTarget(t testing.TB, addr string, modify func(*SMTPConfig)) (*SMTPTarget
 	d := &net.Dialer{}
 	cfg := SMTPConfig{
 		Address:        addr,
-		StartTLS:       StartTLSNone,
+		StartTLS:       downstream.TLSNone,
 		HeloName:       "gw.test",
 		ConnectTimeout: 5 * time.Second,
 		CommandTimeout: 5 * time.Second,

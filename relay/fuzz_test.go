@@ -25,27 +25,3 @@ func FuzzParseReply(f *testing.F) {
 		}
 	})
 }
-
-func FuzzParseDownstream(f *testing.F) {
-	for _, s := range []string{"smtp://10.0.0.5:25", "smtps://[::1]:465", "maildir:/x", "smtp://h", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		scheme, rest, err := ParseDownstream(s)
-		if err != nil {
-			return
-		}
-		if rest == "" || scheme+"://"+rest != s && scheme+":"+rest != s {
-			t.Fatalf("ParseDownstream(%q) = %q, %q", s, scheme, rest)
-		}
-		switch scheme {
-		case "smtp", "smtps":
-			if _, err := NewSMTP(SMTPConfig{Address: rest}); err != nil {
-				t.Fatalf("accepted %q but NewSMTP refuses it: %v", s, err)
-			}
-		case "maildir":
-		default:
-			t.Fatalf("scheme %q", scheme)
-		}
-	})
-}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -95,21 +93,23 @@ func (r *Router) Route(rcpt string) Target {
 // parameter advertised but refused at RCPT for one route would make a
 // compliant client fail there.
 func (r *Router) Extensions() Extensions {
-	ext := Extensions{SMTPUTF8: true, DSN: true}
-	for _, t := range r.all {
-		ext = ext.And(t.Extensions())
-	}
-	return ext
+	return commonExtensions(r.all)
 }
 
 // Probe connects to every SMTP target that has not been reached yet, so
 // that its extensions are known before the first message; the
 // connections go to the pools. It returns when all are done or ctx ends.
 func (r *Router) Probe(ctx context.Context) {
+	probeAll(ctx, r.Targets())
+}
+
+// probeAll probes, in parallel, the targets that can be probed (SMTP
+// targets and failover lists of them).
+func probeAll(ctx context.Context, targets []Target) {
 	var wg sync.WaitGroup
-	for _, t := range r.Targets() {
-		if st, ok := t.(*SMTPTarget); ok {
-			wg.Go(func() { st.Probe(ctx) })
+	for _, t := range targets {
+		if p, ok := t.(interface{ Probe(context.Context) }); ok {
+			wg.Go(func() { p.Probe(ctx) })
 		}
 	}
 	wg.Wait()
@@ -170,51 +170,4 @@ func normDomain(d string) string {
 		return "." + n
 	}
 	return n
-}
-
-// ParseDownstream splits a downstream written as "smtp://host:port",
-// "smtps://host:port" or "maildir:PATH" into its scheme and the rest.
-func ParseDownstream(s string) (scheme, rest string, err error) {
-	const want = "want smtp://host:port, smtps://host:port or maildir:PATH"
-	switch {
-	case strings.HasPrefix(s, "maildir:"):
-		rest = strings.TrimPrefix(s, "maildir:")
-		if rest == "" {
-			return "", "", fmt.Errorf("relay: downstream %q: empty path; %s", s, want)
-		}
-		return "maildir", rest, nil
-	case strings.HasPrefix(s, "smtp://"), strings.HasPrefix(s, "smtps://"):
-		scheme, rest, _ = strings.Cut(s, "://")
-		if err := checkHostPort(rest); err != nil {
-			return "", "", fmt.Errorf("relay: downstream %q: %v; %s", s, err, want)
-		}
-		return scheme, rest, nil
-	case s == "":
-		return "", "", fmt.Errorf("relay: downstream is empty; %s", want)
-	}
-	return "", "", fmt.Errorf("relay: downstream %q: unknown scheme; %s", s, want)
-}
-
-func checkHostPort(hp string) error {
-	if hp == "" {
-		return errors.New("missing host and port")
-	}
-	if strings.ContainsAny(hp, "/?#@") {
-		return errors.New("only host:port may follow the scheme")
-	}
-	host, port, err := net.SplitHostPort(hp)
-	if err != nil {
-		if strings.Contains(err.Error(), "missing port") {
-			return errors.New("missing port")
-		}
-		return errors.New("not host:port")
-	}
-	if host == "" {
-		return errors.New("missing host")
-	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
-	}
-	return nil
 }

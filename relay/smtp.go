@@ -11,13 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// StartTLS modes of SMTPConfig.
-const (
-	StartTLSNone          = "none"          // never STARTTLS
-	StartTLSOpportunistic = "opportunistic" // STARTTLS when offered, plain text otherwise
-	StartTLSRequired      = "required"      // STARTTLS or no delivery
+	"github.com/smtpgateway/gateway/downstream"
 )
 
 // Defaults of SMTPConfig.
@@ -42,9 +37,9 @@ const dataBufSize = 32 << 10
 // SMTPConfig describes one downstream MTA. Zero values take the defaults
 // named after each field.
 type SMTPConfig struct {
-	Address     string // host:port
-	ImplicitTLS bool   // smtps://: TLS from the first byte (RFC 8314)
-	StartTLS    string // StartTLSNone, StartTLSOpportunistic (default) or StartTLSRequired
+	Address     string             // host:port
+	ImplicitTLS bool               // smtps://: TLS from the first byte (RFC 8314)
+	StartTLS    downstream.TLSMode // TLSNone, TLSOpportunistic (default) or TLSRequired
 
 	// TLSVerify makes the gateway verify the downstream's certificate.
 	// It is off by default: the downstream is usually a server on the
@@ -135,13 +130,13 @@ func NewSMTP(cfg SMTPConfig) (*SMTPTarget, error) {
 	}
 	switch cfg.StartTLS {
 	case "":
-		cfg.StartTLS = StartTLSOpportunistic
-	case StartTLSNone, StartTLSOpportunistic, StartTLSRequired:
+		cfg.StartTLS = downstream.TLSOpportunistic
+	case downstream.TLSNone, downstream.TLSOpportunistic, downstream.TLSRequired:
 	default:
-		return nil, fmt.Errorf("relay: StartTLS %q: want %q, %q or %q", cfg.StartTLS, StartTLSNone, StartTLSOpportunistic, StartTLSRequired)
+		return nil, fmt.Errorf("relay: StartTLS %q: want %q, %q or %q", cfg.StartTLS, downstream.TLSNone, downstream.TLSOpportunistic, downstream.TLSRequired)
 	}
 	if cfg.ImplicitTLS {
-		cfg.StartTLS = StartTLSNone // TLS is already there
+		cfg.StartTLS = downstream.TLSNone // TLS is already there
 	}
 	var local net.Addr
 	if cfg.SourceAddr != "" {

@@ -40,6 +40,15 @@ type Extensions struct {
 	DSN      bool // RFC 3461
 }
 
+// commonExtensions returns the extensions every target takes.
+func commonExtensions(targets []Target) Extensions {
+	ext := Extensions{SMTPUTF8: true, DSN: true}
+	for _, t := range targets {
+		ext = ext.And(t.Extensions())
+	}
+	return ext
+}
+
 // And returns the extensions both e and o take.
 func (e Extensions) And(o Extensions) Extensions {
 	return Extensions{SMTPUTF8: e.SMTPUTF8 && o.SMTPUTF8, DSN: e.DSN && o.DSN}

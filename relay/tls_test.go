@@ -9,6 +9,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/smtpgateway/gateway/downstream"
 	"github.com/smtpgateway/gateway/internal/testcert"
 )
 
@@ -24,21 +25,21 @@ func TestStartTLS(t *testing.T) {
 		wantTLS    bool
 		wantEvents []string
 	}{
-		{name: "opportunistic, offered", server: withTLS, modify: func(c *SMTPConfig) { c.StartTLS = StartTLSOpportunistic }, wantTLS: true, wantEvents: []string{"starttls"}},
-		{name: "opportunistic, not offered", modify: func(c *SMTPConfig) { c.StartTLS = StartTLSOpportunistic }},
-		{name: "required, offered", server: withTLS, modify: func(c *SMTPConfig) { c.StartTLS = StartTLSRequired }, wantTLS: true},
-		{name: "required, not offered", modify: func(c *SMTPConfig) { c.StartTLS = StartTLSRequired }, wantErr: true},
+		{name: "opportunistic, offered", server: withTLS, modify: func(c *SMTPConfig) { c.StartTLS = downstream.TLSOpportunistic }, wantTLS: true, wantEvents: []string{"starttls"}},
+		{name: "opportunistic, not offered", modify: func(c *SMTPConfig) { c.StartTLS = downstream.TLSOpportunistic }},
+		{name: "required, offered", server: withTLS, modify: func(c *SMTPConfig) { c.StartTLS = downstream.TLSRequired }, wantTLS: true},
+		{name: "required, not offered", modify: func(c *SMTPConfig) { c.StartTLS = downstream.TLSRequired }, wantErr: true},
 		{name: "none, offered", server: withTLS},
 		{
 			name: "verified against the right root", server: withTLS, wantTLS: true,
 			modify: func(c *SMTPConfig) {
-				c.StartTLS, c.TLSVerify, c.RootCAs, c.TLSServerName = StartTLSRequired, true, pool, "sink.test"
+				c.StartTLS, c.TLSVerify, c.RootCAs, c.TLSServerName = downstream.TLSRequired, true, pool, "sink.test"
 			},
 		},
 		{
 			name: "verification fails with other roots", server: withTLS, wantErr: true,
 			modify: func(c *SMTPConfig) {
-				c.StartTLS, c.TLSVerify, c.RootCAs = StartTLSRequired, true, x509.NewCertPool()
+				c.StartTLS, c.TLSVerify, c.RootCAs = downstream.TLSRequired, true, x509.NewCertPool()
 			},
 		},
 	}
@@ -89,11 +90,11 @@ func TestImplicitTLS(t *testing.T) {
 func TestStartTLSHandshakeFailure(t *testing.T) {
 	tests := []struct {
 		name    string
-		mode    string
+		mode    downstream.TLSMode
 		wantErr bool
 	}{
-		{name: "opportunistic falls back to plain text", mode: StartTLSOpportunistic},
-		{name: "required fails", mode: StartTLSRequired, wantErr: true},
+		{name: "opportunistic falls back to plain text", mode: downstream.TLSOpportunistic},
+		{name: "required fails", mode: downstream.TLSRequired, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

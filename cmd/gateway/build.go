@@ -19,6 +19,7 @@ import (
 	"github.com/smtpgateway/gateway/backend"
 	"github.com/smtpgateway/gateway/config"
 	"github.com/smtpgateway/gateway/domain"
+	"github.com/smtpgateway/gateway/downstream"
 	"github.com/smtpgateway/gateway/heloguard"
 	"github.com/smtpgateway/gateway/message"
 	"github.com/smtpgateway/gateway/relay"
@@ -245,12 +246,16 @@ func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
 		if ds == "" {
 			ds = cfg.Relay.Downstream
 		}
-		mode := auth.TLSNone
+		u, err := config.ParseDownstream(ds)
+		if err != nil {
+			return env, fmt.Errorf("auth.downstream: %w", err)
+		}
+		mode := downstream.TLSNone
 		switch {
-		case strings.HasPrefix(ds, "smtps://"):
-			mode = auth.TLSImplicit
-		case cfg.Relay.TLS != "none":
-			mode = auth.TLSStartTLS
+		case u.Scheme == downstream.SMTPS:
+			mode = downstream.TLSImplicit
+		case cfg.Relay.TLS != string(downstream.TLSNone):
+			mode = downstream.TLSRequired // opportunistic too: passwords never go in clear
 		}
 		roots, err := loadCAFile(cfg.Relay.CAFile)
 		if err != nil {
@@ -265,7 +270,7 @@ func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
 			InsecureSkipVerify: !cfg.Relay.TLSVerify,
 		}
 		v, err := auth.NewDownstream(auth.DownstreamConfig{
-			Address:   ds[strings.Index(ds, "://")+3:],
+			Address:   u.Address(),
 			TLS:       mode,
 			TLSConfig: tc,
 			HeloName:  cfg.Relay.HeloName,
@@ -315,13 +320,13 @@ func (s *server) probeDownstreams(r *relay.Router) {
 
 func buildRouter(cfg *config.Config, observe func(downstream, event string)) (*relay.Router, error) {
 	r := cfg.Relay
-	def, err := buildTarget(cfg, r.Downstream, routeOverrides{observe: observe})
+	def, err := buildTargets(cfg, r.Downstreams(), routeOverrides{observe: observe})
 	if err != nil {
 		return nil, fmt.Errorf("relay.downstream: %w", err)
 	}
 	var routes []relay.Route
 	for i, rt := range r.Routes {
-		t, err := buildTarget(cfg, rt.Downstream, routeOverrides{
+		t, err := buildTargets(cfg, rt.Downstreams(), routeOverrides{
 			helo: rt.HeloName, source: rt.SourceAddress, tls: rt.TLS, verify: rt.TLSVerify, serverName: rt.TLSServerName,
 			observe: observe,
 		})
@@ -339,21 +344,35 @@ type routeOverrides struct {
 	observe                       func(downstream, event string)
 }
 
+// buildTargets makes the target of a downstream, or of a failover list of
+// them (relay.Failover).
+func buildTargets(cfg *config.Config, urls []string, o routeOverrides) (relay.Target, error) {
+	var members []relay.Target
+	for _, ds := range urls {
+		t, err := buildTarget(cfg, ds, o)
+		if err != nil {
+			return nil, err
+		}
+		members = append(members, t)
+	}
+	return relay.NewFailover(members...)
+}
+
 // buildTarget makes one downstream. Routes that name the same downstream
 // with the same settings share one target (and its connection pool).
 func buildTarget(cfg *config.Config, ds string, o routeOverrides) (relay.Target, error) {
-	scheme, rest, err := relay.ParseDownstream(ds)
+	u, err := config.ParseDownstream(ds)
 	if err != nil {
 		return nil, err
 	}
-	if scheme == "maildir" {
-		return relay.NewMaildir(rest)
+	if u.Scheme == downstream.Maildir {
+		return relay.NewMaildir(u.Path)
 	}
 	r := cfg.Relay
 	sc := relay.SMTPConfig{
-		Address:        rest,
-		ImplicitTLS:    scheme == "smtps",
-		StartTLS:       pick(o.tls, r.TLS),
+		Address:        u.Address(),
+		ImplicitTLS:    u.Scheme == downstream.SMTPS,
+		StartTLS:       downstream.TLSMode(pick(o.tls, r.TLS)),
 		TLSVerify:      r.TLSVerify,
 		TLSServerName:  pick(o.serverName, r.TLSServerName),
 		HeloName:       pick(o.helo, r.HeloName),
@@ -369,7 +388,7 @@ func buildTarget(cfg *config.Config, ds string, o routeOverrides) (relay.Target,
 		sc.TLSVerify = *o.verify
 	}
 	if o.observe != nil {
-		name := scheme + "://" + rest
+		name := u.String()
 		sc.Observe = func(event string) { o.observe(name, event) }
 	}
 	if sc.RootCAs, err = loadCAFile(r.CAFile); err != nil {

@@ -9,7 +9,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,8 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/smtpgateway/gateway/backend"
+	"github.com/smtpgateway/gateway/config"
+	"github.com/smtpgateway/gateway/downstream"
 	"github.com/smtpgateway/gateway/listener"
 	"github.com/smtpgateway/gateway/metrics"
+	"github.com/smtpgateway/gateway/relay"
 	"github.com/smtpgateway/gateway/resolver"
 )
 
@@ -71,12 +73,11 @@ func addStats(a, b resolver.Stats) resolver.Stats {
 
 func startMetrics(addr string, pprofOn bool, s *server) (*metricsServer, error) {
 	ms := &metricsServer{m: metrics.New(), s: s}
-	ms.m.Gauge("gateway_sessions_active", "SMTP sessions (client connections) open across all listeners.", nil, func() float64 { return float64(s.gate.Open()) })
-	ms.m.Counter("gateway_dns_queries_total", "DNS lookups asked of the resolver.", nil, func() float64 { return float64(ms.dns.stats(s).Queries) })
-	ms.m.Counter("gateway_dns_cache_hits_total", "DNS lookups answered from the resolver's cache.", nil, func() float64 { return float64(ms.dns.stats(s).CacheHits) })
-	ms.m.Counter("gateway_dns_errors_total", "DNS lookups that failed temporarily (timeouts, SERVFAIL).", nil, func() float64 { return float64(ms.dns.stats(s).Errors) })
-	ms.m.Gauge("gateway_dns_queries_in_flight", "DNS queries outstanding at the servers now (at most [dns] max_in_flight).", nil, func() float64 { return float64(s.current.Load().resolver.Stats().InFlight) })
-	ms.m.Counter("gateway_dns_saturated_total", "DNS lookups not sent because [dns] max_in_flight queries were out; they failed as temporary errors.", nil, func() float64 { return float64(ms.dns.stats(s).Saturated) })
+	ms.m.Sessions(s.gate.Open)
+	ms.m.DNS(func() metrics.DNSStats {
+		st := ms.dns.stats(s)
+		return metrics.DNSStats{Queries: st.Queries, CacheHits: st.CacheHits, Errors: st.Errors, Saturated: st.Saturated}
+	}, func() int { return s.current.Load().resolver.Stats().InFlight })
 	ms.m.Pools(func() []metrics.PoolStat {
 		router := s.current.Load().router
 		if router == nil {
@@ -84,9 +85,15 @@ func startMetrics(addr string, pprofOn bool, s *server) (*metricsServer, error) 
 		}
 		var out []metrics.PoolStat
 		for _, t := range router.Targets() {
-			if p, ok := t.(interface{ PoolStats() (int, int) }); ok {
-				open, idle := p.PoolStats()
-				out = append(out, metrics.PoolStat{Downstream: t.Name(), Open: open, Idle: idle})
+			members := []relay.Target{t}
+			if f, ok := t.(*relay.Failover); ok {
+				members = f.Members()
+			}
+			for _, t := range members {
+				if p, ok := t.(interface{ PoolStats() (int, int) }); ok {
+					open, idle := p.PoolStats()
+					out = append(out, metrics.PoolStat{Downstream: t.Name(), Open: open, Idle: idle})
+				}
 			}
 		}
 		return out
@@ -143,25 +150,44 @@ func (ms *metricsServer) check(ctx context.Context) error {
 		return errors.New("no listener is up")
 	}
 	cfg := ms.s.current.Load().cfg
-	targets := []string{cfg.Relay.Downstream}
+	lists := [][]string{cfg.Relay.Downstreams()}
 	for _, r := range cfg.Relay.Routes {
-		targets = append(targets, r.Downstream)
+		lists = append(lists, r.Downstreams())
 	}
-	for _, t := range targets {
-		if dir, ok := strings.CutPrefix(t, "maildir:"); ok {
-			if err := writable(filepath.Join(dir, "new")); err != nil {
-				return fmt.Errorf("downstream %s: %v", t, err)
+	for _, list := range lists {
+		// A failover list is ready when one of its downstreams is.
+		var err error
+		for _, t := range list {
+			if err = checkDownstream(ctx, t); err == nil {
+				break
 			}
-			continue
 		}
-		hp := t[strings.Index(t, "://")+3:]
-		d := net.Dialer{Timeout: 2 * time.Second}
-		c, err := d.DialContext(ctx, "tcp", hp)
 		if err != nil {
-			return fmt.Errorf("downstream %s unreachable: %v", t, err)
+			return err
 		}
-		c.Close()
 	}
+	return nil
+}
+
+// checkDownstream: a TCP connect for smtp targets, a writable new/ for
+// Maildirs.
+func checkDownstream(ctx context.Context, t string) error {
+	u, err := config.ParseDownstream(t)
+	if err != nil {
+		return fmt.Errorf("downstream %s: %v", t, err)
+	}
+	if u.Scheme == downstream.Maildir {
+		if err := writable(filepath.Join(u.Path, "new")); err != nil {
+			return fmt.Errorf("downstream %s: %v", t, err)
+		}
+		return nil
+	}
+	d := net.Dialer{Timeout: 2 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", u.Address())
+	if err != nil {
+		return fmt.Errorf("downstream %s unreachable: %v", t, err)
+	}
+	c.Close()
 	return nil
 }
 
