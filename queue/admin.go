@@ -164,4 +164,3 @@ func withLock(dir, id string, wait time.Duration, fn func(*os.File) error) error
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-
