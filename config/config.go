@@ -11,6 +11,7 @@ type Config struct {
 	Listeners []Listener `toml:"listener"`
 	TLS       TLS        `toml:"tls"`
 	Relay     Relay      `toml:"relay"`
+	Queue     Queue      `toml:"queue"`
 	Limits    Limits     `toml:"limits"`
 	HELO      HELO       `toml:"helo"`
 	Auth      Auth       `toml:"auth"`
@@ -66,6 +67,7 @@ type TLS struct {
 // Relay configures delivery to the downstream MTA.
 type Relay struct {
 	Downstream     string   `toml:"downstream"`
+	Mode           string   `toml:"mode"` // ModeProxy (default), ModeQueue, ModeHybrid
 	HeloName       string   `toml:"helo_name"`
 	SourceAddress  string   `toml:"source_address"`
 	TLS            string   `toml:"tls"`
