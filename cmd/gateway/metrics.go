@@ -77,6 +77,9 @@ func startMetrics(addr string, pprofOn bool, s *server) (*metricsServer, error) 
 	ms.m.Counter("gateway_dns_errors_total", "DNS lookups that failed temporarily (timeouts, SERVFAIL).", nil, func() float64 { return float64(ms.dns.stats(s).Errors) })
 	ms.m.Gauge("gateway_dns_queries_in_flight", "DNS queries outstanding at the servers now (at most [dns] max_in_flight).", nil, func() float64 { return float64(s.current.Load().resolver.Stats().InFlight) })
 	ms.m.Counter("gateway_dns_saturated_total", "DNS lookups not sent because [dns] max_in_flight queries were out; they failed as temporary errors.", nil, func() float64 { return float64(ms.dns.stats(s).Saturated) })
+	if s.spool != nil {
+		ms.m.Queue(s.spoolStats)
+	}
 	ms.m.Pools(func() []metrics.PoolStat {
 		router := s.current.Load().router
 		if router == nil {
@@ -141,6 +144,14 @@ func (ms *metricsServer) check(ctx context.Context) error {
 	}
 	if ms.up.Load() == 0 {
 		return errors.New("no listener is up")
+	}
+	if q := ms.s.spool; q != nil {
+		// queue and hybrid mode take mail while the downstream is down:
+		// ready while the spool has room.
+		if err := q.Space(); err != nil {
+			return fmt.Errorf("spool: %v", err)
+		}
+		return nil
 	}
 	cfg := ms.s.current.Load().cfg
 	targets := []string{cfg.Relay.Downstream}

@@ -27,6 +27,7 @@ import (
 	"github.com/smtpgateway/gateway/backend"
 	"github.com/smtpgateway/gateway/config"
 	"github.com/smtpgateway/gateway/listener"
+	"github.com/smtpgateway/gateway/queue"
 )
 
 // server is the running gateway: its listeners and what they share.
@@ -45,6 +46,7 @@ type server struct {
 	dnsFlag string // -dns, applied again on every reload
 	servers []*smtp.Server
 	metrics *metricsServer
+	spool   *queue.Queue // queue and hybrid mode; nil in proxy mode
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -86,6 +88,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	for _, p := range placeholders(cfg) {
 		log.Warn("placeholder from config.toml.example", "key", p.key, "value", p.value, "put", p.put)
 	}
+	if err := s.openSpool(cfg); err != nil {
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 1
+	}
+	s.withSpool(rt.env)
 	s.env = backend.NewHolder(rt.env)
 	s.current.Store(rt)
 	s.gate = &listener.Gate{
@@ -103,6 +110,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		s.stopListeners()
 		return 1
+	}
+	if s.spool != nil {
+		s.spool.Start()
 	}
 	banner(stdout, cfg, labPass)
 	return s.wait(sig)
@@ -302,6 +312,7 @@ func (s *server) reload() {
 			if rt.certs == nil {
 				rt.certs = old.certs // listeners started with TLS keep it
 			}
+			s.withSpool(rt.env)
 			s.current.Store(rt)
 			s.env.Store(rt.env)
 			if rt.router != nil && rt.router != old.router {
@@ -357,6 +368,8 @@ func restartOnly(old, cfg *config.Config) []string {
 		old, new any
 	}{
 		{"hostname", old.Hostname, cfg.Hostname},
+		{"relay.mode", old.Relay.Mode, cfg.Relay.Mode},
+		{"queue", old.Queue, cfg.Queue},
 		{"limits.max_message_bytes", old.Limits.MaxMessageBytes, cfg.Limits.MaxMessageBytes},
 		{"limits.max_recipients", old.Limits.MaxRecipients, cfg.Limits.MaxRecipients},
 		{"log", old.Log, cfg.Log},
@@ -414,6 +427,7 @@ func (s *server) shutdown() {
 		}()
 	}
 	wg.Wait()
+	s.stopSpool()
 	if rt.router != nil {
 		rt.router.Close()
 	}
