@@ -53,9 +53,9 @@ func TestQueueDownstreamDownThenUp(t *testing.T) {
 			r.Cmd(t, "QUIT")
 
 			e.postfix.Start(t)
-			msgs := e.postfix.WaitMessages(t, 2, 60*time.Second)
+			e.postfix.WaitMessages(t, 2, 60*time.Second)
 			time.Sleep(3 * time.Second) // two more retry periods: a duplicate would show
-			msgs = e.postfix.Messages(t)
+			msgs := e.postfix.Messages(t)
 			n := 0
 			for _, m := range msgs {
 				if strings.Contains(string(m.Raw), "Subject: spooled") {
