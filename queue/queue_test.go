@@ -225,7 +225,9 @@ func TestDeliverAndRemove(t *testing.T) {
 }
 
 func TestRetryBackoff(t *testing.T) {
-	d := &fakeDeliverer{fn: func(*Envelope, []byte) ([]Result, error) { return nil, errors.New("dial tcp 127.0.0.1:25: connection refused") }}
+	d := &fakeDeliverer{fn: func(*Envelope, []byte) ([]Result, error) {
+		return nil, errors.New("dial tcp 127.0.0.1:25: connection refused")
+	}}
 	q, c := testQueue(t, d, nil)
 	id := spool(t, q, Envelope{From: "alice@example.org", To: rcpts("bob@example.com")}, testMsg)
 	q.Start()
