@@ -289,7 +289,8 @@ func copyHeaders(w io.Writer, r io.Reader) error {
 	for {
 		line, err := br.ReadBytes('\n')
 		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			break
+			_, werr := io.WriteString(w, "\r\n")
+			return werr
 		}
 		if _, werr := w.Write(line); werr != nil {
 			return werr
@@ -302,7 +303,6 @@ func copyHeaders(w io.Writer, r io.Reader) error {
 			return err
 		}
 	}
-	return nil
 }
 
 func isASCII(s string) bool {

@@ -78,7 +78,7 @@ func startMetrics(addr string, pprofOn bool, s *server) (*metricsServer, error) 
 	ms.m.Gauge("gateway_dns_queries_in_flight", "DNS queries outstanding at the servers now (at most [dns] max_in_flight).", nil, func() float64 { return float64(s.current.Load().resolver.Stats().InFlight) })
 	ms.m.Counter("gateway_dns_saturated_total", "DNS lookups not sent because [dns] max_in_flight queries were out; they failed as temporary errors.", nil, func() float64 { return float64(ms.dns.stats(s).Saturated) })
 	if s.spool != nil {
-		ms.m.Queue(s.spoolStats)
+		ms.m.RegisterQueue(s.spool.Stats)
 	}
 	ms.m.Pools(func() []metrics.PoolStat {
 		router := s.current.Load().router

@@ -7,7 +7,6 @@ import (
 
 	"github.com/smtpgateway/gateway/backend"
 	"github.com/smtpgateway/gateway/config"
-	"github.com/smtpgateway/gateway/metrics"
 	"github.com/smtpgateway/gateway/queue"
 	"github.com/smtpgateway/gateway/relay"
 )
@@ -61,9 +60,4 @@ func (s *server) stopSpool() {
 	if err := s.spool.Stop(ctx); err != nil {
 		s.log.Warn("queue runner stopped with deliveries in flight", "err", err)
 	}
-}
-
-func (s *server) spoolStats() metrics.QueueStats {
-	st := s.spool.Stats()
-	return metrics.QueueStats{Messages: st.Messages, Bytes: st.Bytes, OldestAge: st.OldestAge, Deliveries: st.Deliveries, DSNs: st.DSNs}
 }
