@@ -68,3 +68,88 @@ func TestQueueDownstreamDownThenUp(t *testing.T) {
 		})
 	}
 }
+
+// localSender is a sender in a domain the test Postfix delivers locally,
+// so that the DSNs the queue sends it land in Postfix's maildir.
+const localSender = "alice@example.org"
+
+// dsnTo returns the messages to rcpt from the null sender that are
+// delivery reports.
+func dsnTo(msgs []e2etest.Message, rcpt string) []e2etest.Message {
+	var out []e2etest.Message
+	for _, m := range msgs {
+		raw := string(m.Raw)
+		if m.Recipient == rcpt && strings.Contains(raw, "Return-Path: <>") && strings.Contains(raw, "report-type=delivery-status") {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestQueueRefusedAtDataDSN: in queue mode the client hears 250 before the
+// downstream sees the message; Postfix refusing it at the end of DATA
+// (header_checks) makes the queue send a DSN to the sender, which Postfix
+// delivers to the sender's mailbox.
+func TestQueueRefusedAtDataDSN(t *testing.T) {
+	o := queueOpts(t, "queue")
+	e := setup(t, &e2etest.PostfixOptions{ExtraMainCF: map[string]string{
+		"header_checks":        "regexp:{ {/^X-Refuse-Me: yes/ REJECT refused by header_checks} }",
+		"nested_header_checks": "",
+		"mime_header_checks":   "",
+	}}, o)
+	out, code := e2etest.Swaks(t, "--server", e.mx, "--ehlo", clientHELO, "--from", localSender, "--to", "bob@example.com",
+		"--header", "X-Refuse-Me: yes", "--header", "Subject: refused at data")
+	if code != 0 || !strings.Contains(out, "queued as") {
+		t.Fatalf("swaks: exit %d, want 250 queued as:\n%s", code, out)
+	}
+	msgs := e.postfix.WaitMessages(t, 1, 60*time.Second)
+	dsns := dsnTo(msgs, localSender)
+	if len(dsns) != 1 {
+		t.Fatalf("%d DSNs to %s among %d messages, want 1", len(dsns), localSender, len(msgs))
+	}
+	raw := string(dsns[0].Raw)
+	for _, want := range []string{"Action: failed", "bob@example.com", "550", "refused by header_checks"} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("DSN lacks %q:\n%s", want, raw)
+		}
+	}
+	for _, m := range msgs {
+		if m.Recipient == "bob@example.com" {
+			t.Errorf("the refused message reached bob:\n%s", m.Raw)
+		}
+	}
+}
+
+// TestQueueMaxAgeDSN: a message still undelivered after max_age is
+// removed and its sender gets a "failed" DSN (delivered once the
+// downstream is back).
+func TestQueueMaxAgeDSN(t *testing.T) {
+	o := queueOpts(t, "queue")
+	o.extra += "max_age = \"6s\"\ndelay_warning = \"0s\"\n"
+	e := setup(t, &e2etest.PostfixOptions{}, o)
+	out, code := e2etest.Swaks(t, "--server", e.mx, "--ehlo", clientHELO, "--from", localSender, "--to", "carol@example.com", "--header", "Subject: verify")
+	if code != 0 {
+		t.Fatalf("first message: exit %d\n%s", code, out)
+	}
+	e.postfix.WaitMessages(t, 1, 30*time.Second)
+	e.postfix.Stop(t)
+	out, code = e2etest.Swaks(t, "--server", e.mx, "--ehlo", clientHELO, "--from", localSender, "--to", "carol@example.com", "--header", "Subject: will expire")
+	if code != 0 || !strings.Contains(out, "queued as") {
+		t.Fatalf("message with the downstream down: exit %d, want 250 queued as\n%s", code, out)
+	}
+	e.gw.WaitLog(t, "queue message expired", 30*time.Second)
+	e.postfix.Start(t)
+	msgs := e.postfix.WaitMessages(t, 2, 60*time.Second)
+	dsns := dsnTo(msgs, localSender)
+	if len(dsns) != 1 {
+		t.Fatalf("%d DSNs to %s among %d messages, want 1", len(dsns), localSender, len(msgs))
+	}
+	if raw := string(dsns[0].Raw); !strings.Contains(raw, "Action: failed") || !strings.Contains(raw, "carol@example.com") {
+		t.Errorf("DSN:\n%s", raw)
+	}
+	for _, m := range msgs {
+		if strings.Contains(string(m.Raw), "Subject: will expire") && m.Recipient == "carol@example.com" {
+			t.Errorf("the expired message was delivered")
+		}
+	}
+}
