@@ -153,3 +153,47 @@ func TestQueueMaxAgeDSN(t *testing.T) {
 		}
 	}
 }
+
+// TestHybridDownstreamFailsBeforeFinal250: hybrid mode starts as proxy
+// (the recipient is accepted by the live downstream); Postfix going away
+// between RCPT and the end of DATA makes the gateway spool the copy it
+// kept and answer 250; Postfix back, the message arrives exactly once.
+// A downstream refusal still passes through as in proxy mode.
+func TestHybridDownstreamFailsBeforeFinal250(t *testing.T) {
+	o := queueOpts(t, "hybrid")
+	e := setup(t, &e2etest.PostfixOptions{RejectRecipients: map[string]string{
+		"nobody@example.com": "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown"}}, o)
+
+	r := e2etest.DialRaw(t, e.mx, "")
+	r.Cmd(t, "EHLO "+clientHELO)
+	if rep := r.Cmd(t, "MAIL FROM:<"+sender+">"); rep.Code != 250 {
+		t.Fatalf("MAIL: %s", rep)
+	}
+	if rep := r.Cmd(t, "RCPT TO:<nobody@example.com>"); !strings.HasPrefix(rep.Raw, "550 5.1.1 ") {
+		t.Fatalf("RCPT of a recipient Postfix refuses: %s, want its 550 5.1.1 passed through", rep)
+	}
+	if rep := r.Cmd(t, "RCPT TO:<dan@example.com>"); rep.Code != 250 {
+		t.Fatalf("RCPT: %s", rep)
+	}
+	e.postfix.Stop(t)
+	if rep := r.Cmd(t, "DATA"); rep.Code != 354 {
+		t.Fatalf("DATA: %s", rep)
+	}
+	rep := r.Cmd(t, "Subject: hybrid\r\n\r\nthe downstream went away mid-transaction\r\n.")
+	if rep.Code != 250 || !strings.Contains(rep.Raw, "queued as") {
+		t.Fatalf("end of DATA after the downstream went away: %s, want 250 queued as", rep)
+	}
+	r.Cmd(t, "QUIT")
+	e.gw.WaitLog(t, "downstream failed", 10*time.Second)
+
+	e.postfix.Start(t)
+	e.postfix.WaitMessages(t, 1, 60*time.Second)
+	time.Sleep(3 * time.Second) // more retry periods: a duplicate would show
+	msgs := e.postfix.Messages(t)
+	if len(msgs) != 1 || msgs[0].Recipient != "dan@example.com" || !strings.Contains(string(msgs[0].Raw), "the downstream went away") {
+		t.Fatalf("%d messages after Postfix came back, want the spooled one once", len(msgs))
+	}
+	if !strings.Contains(string(msgs[0].Raw), "Received: from "+clientHELO) {
+		t.Errorf("spooled message lacks the gateway's Received field:\n%s", msgs[0].Raw)
+	}
+}
