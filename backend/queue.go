@@ -30,23 +30,46 @@ type Spool interface {
 
 var _ Spool = (*queue.Queue)(nil)
 
+// verifyCacheMax bounds the verify cache: a downstream that accepts any
+// local part (a catch-all) would otherwise let clients grow it without
+// end, one RCPT at a time.
+const verifyCacheMax = 200000
+
 // verifyCache remembers the recipients the downstream accepted at RCPT, so
 // that queue and hybrid mode accept them (and only them) while it cannot
 // be reached. It lives in the Holder: shared by every listener, kept
-// across reloads. Only recipients a downstream accepted get in, so its
-// size is bounded by the real mailboxes behind the gateway.
+// across reloads, at most verifyCacheMax entries.
 type verifyCache struct {
 	mu   sync.Mutex
 	seen map[string]time.Time // lower-cased address -> last acceptance
+	max  int                  // 0: verifyCacheMax (tests set less)
 }
 
-func (c *verifyCache) add(addr string, now time.Time) {
+// add records addr as accepted now. When the cache is full, expired
+// entries (older than ttl) are dropped first; if it is still full, addr is
+// not recorded (the recipients already there stay verified).
+func (c *verifyCache) add(addr string, ttl time.Duration, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.seen == nil {
 		c.seen = map[string]time.Time{}
 	}
-	c.seen[strings.ToLower(addr)] = now
+	max := c.max
+	if max == 0 {
+		max = verifyCacheMax
+	}
+	key := strings.ToLower(addr)
+	if _, ok := c.seen[key]; !ok && len(c.seen) >= max {
+		for k, t := range c.seen {
+			if now.Sub(t) > ttl {
+				delete(c.seen, k)
+			}
+		}
+		if len(c.seen) >= max {
+			return
+		}
+	}
+	c.seen[key] = now
 }
 
 func (c *verifyCache) ok(addr string, ttl time.Duration, now time.Time) bool {

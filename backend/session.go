@@ -235,7 +235,7 @@ func (s *Session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	s.b.env.health.ok(s.b.log, target.Name())
 	if s.env.spooling() {
-		s.b.env.verify.add(addr.String(), time.Now())
+		s.b.env.verify.add(addr.String(), s.env.VerifyCache, time.Now())
 	}
 	tx.rcpts = append(tx.rcpts, addr.String())
 	tx.ropts = append(tx.ropts, ropts)
