@@ -363,13 +363,15 @@ func restartOnly(old, cfg *config.Config) []string {
 	if !reflect.DeepEqual(old.Listeners, cfg.Listeners) {
 		out = append(out, "[[listener]]")
 	}
+	if !reflect.DeepEqual(old.Queue, cfg.Queue) {
+		out = append(out, "[queue]")
+	}
 	for _, d := range []struct {
 		key      string
 		old, new any
 	}{
 		{"hostname", old.Hostname, cfg.Hostname},
 		{"relay.mode", old.Relay.Mode, cfg.Relay.Mode},
-		{"queue", old.Queue, cfg.Queue},
 		{"limits.max_message_bytes", old.Limits.MaxMessageBytes, cfg.Limits.MaxMessageBytes},
 		{"limits.max_recipients", old.Limits.MaxRecipients, cfg.Limits.MaxRecipients},
 		{"log", old.Log, cfg.Log},
