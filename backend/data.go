@@ -43,6 +43,9 @@ func (s *Session) Data(r io.Reader) error {
 	defer s.conn.SetCommitting(false)
 	filter := message.NewFilter(in, s.env.Filter)
 	body := &counter{r: message.NewHeaderRewriter(filter, prepend, dropForgeable)}
+	if s.env.spooling() {
+		return s.dataSpooled(tx, in, body)
+	}
 
 	start := time.Now()
 	rep, err := tx.relayTx.Data(s.ctx, body)
@@ -51,6 +54,11 @@ func (s *Session) Data(r io.Reader) error {
 	if err != nil {
 		return s.dataError(tx, err, in.err, body.n, elapsed)
 	}
+	return s.relayed(tx, rep, body.n, elapsed)
+}
+
+// relayed logs a message the downstream took and answers the client.
+func (s *Session) relayed(tx *transaction, rep *reply.Reply, size int64, elapsed time.Duration) error {
 	s.b.env.health.ok(s.b.log, tx.target.Name())
 	qid := relay.QueueID(rep)
 	s.log.Info("relayed",
@@ -60,7 +68,7 @@ func (s *Session) Data(r io.Reader) error {
 		"downstream", deliveredBy(tx),
 		"reply", rep.String(),
 		"queue_id", qid,
-		"size", body.n,
+		"size", size,
 		"latency", elapsed.Round(time.Microsecond),
 	)
 	text := "Ok: accepted by the downstream server (gateway id " + tx.id + ")"

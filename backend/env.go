@@ -40,6 +40,13 @@ type Env struct {
 
 	// MessagesPerMin caps MAIL commands per client address (0: off).
 	MessagesPerMin int
+
+	// Mode is ModeProxy ("" too), ModeQueue or ModeHybrid; Spool is the
+	// queue of the last two; VerifyCache how long a recipient the
+	// downstream accepted is accepted while it is unreachable.
+	Mode        string
+	Spool       Spool
+	VerifyCache time.Duration
 }
 
 // AuthEnv is the AUTH part of Env.
@@ -75,6 +82,7 @@ var _ Limiter = (*auth.Limiter)(nil)
 type Holder struct {
 	p      atomic.Pointer[Env]
 	health downstreamHealth // outages, logged once per downstream
+	verify verifyCache      // recipients the downstream accepted (queue, hybrid)
 }
 
 // NewHolder returns a Holder publishing e.

@@ -59,6 +59,8 @@ type transaction struct {
 	target  relay.Target
 	relayTx relay.Transaction
 	rcpts   []string
+	ropts   []relay.RcptOptions // DSN parameters of rcpts, for the spool
+	spool   bool                // hybrid: the downstream was unreachable at RCPT
 	started time.Time
 }
 
@@ -79,6 +81,9 @@ func (s *Session) Mail(from string, opts *smtp.MailOptions) error {
 		return err
 	}
 	if err := s.heloGate(heloguard.StageMail, "MAIL"); err != nil {
+		return err
+	}
+	if err := s.mailSpace(from); err != nil {
 		return err
 	}
 	ip := s.conn.Client().Addr()
@@ -222,10 +227,17 @@ func (s *Session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		tx.relayTx, tx.target = relayTx, target
 	}
 	if err := tx.relayTx.Rcpt(s.ctx, addr.String(), ropts); err != nil {
+		if s.env.spooling() && unreachable(err) {
+			return s.rcptUnreachable(tx, addr.String(), ropts, target, err)
+		}
 		return s.downstreamError("RCPT", err, target, append([]any{"rcpt", to}, s.relayHint(err, addr.Domain)...)...)
 	}
 	s.b.env.health.ok(s.b.log, target.Name())
+	if s.env.spooling() {
+		s.b.env.verify.add(addr.String(), s.env.VerifyCache, time.Now())
+	}
 	tx.rcpts = append(tx.rcpts, addr.String())
+	tx.ropts = append(tx.ropts, ropts)
 	s.log.Debug("rcpt", "tx", tx.id, "rcpt", reply.Clip(to), "downstream", target.Name())
 	return nil
 }

@@ -55,6 +55,7 @@ func (c *Config) applyDefaults() {
 		c.TLS.MinVersion = "1.2"
 	}
 
+	c.applyQueueDefaults()
 	r := &c.Relay
 	if r.HeloName == "" {
 		r.HeloName = c.Hostname

@@ -21,6 +21,7 @@ func (c *Config) Validate() error {
 	c.validateListeners(v)
 	c.validateTLS(v)
 	c.validateRelay(v)
+	c.validateQueue(v)
 	c.validateLimits(v)
 	c.validateHELO(v)
 	c.validateAuth(v)

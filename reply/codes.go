@@ -35,6 +35,7 @@ const (
 var (
 	E200Success                 = Enhanced{2, 0, 0}
 	E430MailSystem              = Enhanced{4, 3, 0} // other or undefined mail system status
+	E431MailSystemFull          = Enhanced{4, 3, 1} // mail system full
 	E432NotAcceptingMessages    = Enhanced{4, 3, 2} // system not accepting network messages
 	E441NoAnswer                = Enhanced{4, 4, 1} // no answer from host
 	E442BadConnection           = Enhanced{4, 4, 2}

@@ -45,6 +45,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return heloReport(args, stdin, stdout, stderr)
 	case "hash-password":
 		return hashPassword(args, stdin, stdout, stderr)
+	case "queue":
+		return queueCmd(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -86,6 +88,10 @@ func usage(w io.Writer) {
         Exit status 0: done, 1: unreadable verdict lines or none, 2: usage.
   gateway hash-password [-algorithm bcrypt|argon2id]
         Read a password from standard input and print a hash for the config.
+  gateway queue list|show|flush|delete [-config FILE | -dir DIR] [-json] [ID...]
+        Inspect the spool of queue/hybrid mode ([queue] dir), make messages
+        due now (flush; no ID: all) or remove them without a DSN (delete),
+        safely while the gateway runs. "gateway queue" lists the forms.
   gateway version
         Print the version.
   gateway help

@@ -78,6 +78,9 @@ func startMetrics(addr string, pprofOn bool, s *server) (*metricsServer, error) 
 		st := ms.dns.stats(s)
 		return metrics.DNSStats{Queries: st.Queries, CacheHits: st.CacheHits, Errors: st.Errors, Saturated: st.Saturated}
 	}, func() int { return s.current.Load().resolver.Stats().InFlight })
+	if s.spool != nil {
+		ms.m.RegisterQueue(s.spool.Stats)
+	}
 	ms.m.Pools(func() []metrics.PoolStat {
 		router := s.current.Load().router
 		if router == nil {
@@ -148,6 +151,14 @@ func (ms *metricsServer) check(ctx context.Context) error {
 	}
 	if ms.up.Load() == 0 {
 		return errors.New("no listener is up")
+	}
+	if q := ms.s.spool; q != nil {
+		// queue and hybrid mode take mail while the downstream is down:
+		// ready while the spool has room.
+		if err := q.Space(); err != nil {
+			return fmt.Errorf("spool: %v", err)
+		}
+		return nil
 	}
 	cfg := ms.s.current.Load().cfg
 	lists := [][]string{cfg.Relay.Downstreams()}

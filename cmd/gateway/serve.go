@@ -27,6 +27,7 @@ import (
 	"github.com/smtpgateway/gateway/backend"
 	"github.com/smtpgateway/gateway/config"
 	"github.com/smtpgateway/gateway/listener"
+	"github.com/smtpgateway/gateway/queue"
 )
 
 // server is the running gateway: its listeners and what they share.
@@ -45,6 +46,7 @@ type server struct {
 	dnsFlag string // -dns, applied again on every reload
 	servers []*smtp.Server
 	metrics *metricsServer
+	spool   *queue.Queue // queue and hybrid mode; nil in proxy mode
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -86,6 +88,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	for _, p := range placeholders(cfg) {
 		log.Warn("placeholder from config.toml.example", "key", p.key, "value", p.value, "put", p.put)
 	}
+	if err := s.openSpool(cfg); err != nil {
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 1
+	}
+	s.withSpool(running.env)
 	s.env = backend.NewHolder(running.env)
 	s.current.Store(running)
 	s.gate = &listener.Gate{
@@ -103,6 +110,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		s.stopListeners()
 		return 1
+	}
+	if s.spool != nil {
+		s.spool.Start()
 	}
 	banner(stdout, cfg, labPass)
 	return s.wait(sig)
@@ -302,6 +312,7 @@ func (s *server) reload() {
 			if next.certs == nil {
 				next.certs = old.certs // listeners started with TLS keep it
 			}
+			s.withSpool(next.env)
 			s.current.Store(next)
 			s.env.Store(next.env)
 			if next.router != nil && next.router != old.router {
@@ -352,11 +363,15 @@ func restartOnly(old, cfg *config.Config) []string {
 	if !reflect.DeepEqual(old.Listeners, cfg.Listeners) {
 		out = append(out, "[[listener]]")
 	}
+	if !reflect.DeepEqual(old.Queue, cfg.Queue) {
+		out = append(out, "[queue]")
+	}
 	for _, d := range []struct {
 		key      string
 		old, new any
 	}{
 		{"hostname", old.Hostname, cfg.Hostname},
+		{"relay.mode", old.Relay.Mode, cfg.Relay.Mode},
 		{"limits.max_message_bytes", old.Limits.MaxMessageBytes, cfg.Limits.MaxMessageBytes},
 		{"limits.max_recipients", old.Limits.MaxRecipients, cfg.Limits.MaxRecipients},
 		{"log", old.Log, cfg.Log},
@@ -414,6 +429,7 @@ func (s *server) shutdown() {
 		}()
 	}
 	wg.Wait()
+	s.stopSpool()
 	if running.router != nil {
 		running.router.Close()
 	}

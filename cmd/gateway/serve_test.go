@@ -25,6 +25,8 @@ func TestRestartOnly(t *testing.T) {
 		{"hostname and pprof", func(c *config.Config) { c.Hostname = "mx2.example.com"; c.Metrics.Pprof = true },
 			[]string{"hostname", "metrics.pprof"}},
 		{"log level", func(c *config.Config) { c.Log.Level = "debug" }, []string{"log"}},
+		{"relay mode", func(c *config.Config) { c.Relay.Mode = config.ModeQueue }, []string{"relay.mode"}},
+		{"queue dir", func(c *config.Config) { c.Queue.Dir = "/srv/spool" }, []string{"[queue]"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,5 +36,12 @@ func TestRestartOnly(t *testing.T) {
 				t.Errorf("restartOnly = %q, want %q", got, tc.want)
 			}
 		})
+	}
+	// The same [queue] read twice (pointer fields are new each time) is no change.
+	a, b := base(), base()
+	free1, free2 := int64(0), int64(0)
+	a.Queue.MinFreeBytes, b.Queue.MinFreeBytes = &free1, &free2
+	if got := restartOnly(a, b); got != nil {
+		t.Errorf("restartOnly for an unchanged [queue] = %q, want nothing", got)
 	}
 }
