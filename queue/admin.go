@@ -16,8 +16,12 @@ import (
 // (the runner holds it for a whole attempt) and the wake file (the runner
 // looks for it every second and then re-reads the spool).
 
-// deleteWait bounds how long Delete waits for an attempt in flight.
-const deleteWait = 5 * time.Minute
+// deleteWait and flushWait bound how long Delete and Flush wait for an
+// attempt in flight to end.
+const (
+	deleteWait = 5 * time.Minute
+	flushWait  = 30 * time.Second
+)
 
 // List returns every message in the spool at dir, oldest first. It is safe
 // while a gateway runs on dir; a message removed meanwhile is left out.
@@ -78,8 +82,9 @@ func Show(dir, id string) (*Envelope, []byte, error) {
 }
 
 // Flush makes messages ids (every message when none is given) due now and
-// wakes the runner of the gateway on dir (within a second). A message
-// being delivered right now is left as it is: it is being retried.
+// wakes the runner of the gateway on dir (within a second). For a message
+// being delivered right now it waits (up to 30 seconds) for the attempt to
+// end, then makes it due.
 func Flush(dir string, ids ...string) error {
 	if len(ids) == 0 {
 		all, err := messageIDs(dir)
@@ -90,14 +95,14 @@ func Flush(dir string, ids ...string) error {
 	}
 	var errs []error
 	for _, id := range ids {
-		if err := withLock(dir, id, 0, func(f *os.File) error {
+		if err := withLock(dir, id, flushWait, func(f *os.File) error {
 			m, err := parseOpen(dir, id, f)
 			if err != nil {
 				return err
 			}
 			m.env.NextAttempt = timeZero
 			return writeState(dir, &m.env)
-		}); err != nil && !errors.Is(err, errLocked) {
+		}); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -100,9 +100,9 @@
 //
 // # Admin commands
 //
-// Flush takes a message's flock without waiting, sets its next attempt to
-// now in the state file and creates dir/wake (a message in the middle of
-// an attempt is left alone: it is being retried). Delete waits up to five
+// Flush takes a message's flock (waiting up to 30 seconds for an attempt
+// in flight), sets its next attempt to now in the state file and creates
+// dir/wake. Delete waits up to five
 // minutes for an attempt in flight to end, then removes the message (no
 // DSN) and creates dir/wake. The runner checks for dir/wake every second,
 // removes it and re-reads the spool: new messages are scheduled, removed

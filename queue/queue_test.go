@@ -561,6 +561,7 @@ func TestConcurrencyPerRoute(t *testing.T) {
 	var mu sync.Mutex
 	inflight, peak := map[string]int{}, map[string]int{}
 	release := make(chan struct{})
+	var unblock sync.Once
 	d := &fakeDeliverer{fn: func(env *Envelope, _ []byte) ([]Result, error) {
 		mu.Lock()
 		inflight[env.Route]++
@@ -573,6 +574,7 @@ func TestConcurrencyPerRoute(t *testing.T) {
 		return all(env, 250, "", "ok"), nil
 	}}
 	q, _ := testQueue(t, d, func(o *Options) { o.Concurrency = 2 })
+	t.Cleanup(func() { unblock.Do(func() { close(release) }) }) // before testQueue's Stop
 	for i := 0; i < 6; i++ {
 		spool(t, q, Envelope{From: "a@example.org", To: rcpts("b@example.com"), Route: "slow"}, testMsg)
 	}
@@ -584,7 +586,7 @@ func TestConcurrencyPerRoute(t *testing.T) {
 		return inflight["slow"] == 2 && inflight["other"] == 1
 	})
 	time.Sleep(50 * time.Millisecond)
-	close(release)
+	unblock.Do(func() { close(release) })
 	waitUntil(t, "all delivered", func() bool { return q.Stats().Messages == 0 })
 	mu.Lock()
 	defer mu.Unlock()
@@ -606,6 +608,7 @@ func TestFlushAndDeleteAgainstRunner(t *testing.T) {
 	block := make(chan struct{})
 	var once sync.Once
 	started := make(chan struct{})
+	var unblock sync.Once
 	d := &fakeDeliverer{fn: func(env *Envelope, _ []byte) ([]Result, error) {
 		if env.To[0].Addr == "slow@example.com" {
 			once.Do(func() { close(started) })
@@ -615,6 +618,7 @@ func TestFlushAndDeleteAgainstRunner(t *testing.T) {
 		return nil, errors.New("connection refused")
 	}}
 	q, _ := testQueue(t, d, func(o *Options) { o.RetryMin, o.RetryMax = time.Hour, time.Hour })
+	t.Cleanup(func() { unblock.Do(func() { close(block) }) }) // before testQueue's Stop
 	dir := q.opts.Dir
 	deferred := spool(t, q, Envelope{From: "a@example.org", To: rcpts("later@example.com")}, testMsg)
 	slow := spool(t, q, Envelope{From: "a@example.org", To: rcpts("slow@example.com")}, testMsg)
@@ -636,7 +640,7 @@ func TestFlushAndDeleteAgainstRunner(t *testing.T) {
 		t.Fatalf("Delete returned during the attempt: %v", err)
 	case <-time.After(200 * time.Millisecond):
 	}
-	close(block)
+	unblock.Do(func() { close(block) })
 	if err := <-done; err != nil && !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Delete: %v", err)
 	}
@@ -772,4 +776,22 @@ func FuzzReadEnvelope(f *testing.F) {
 			s.apply(&m.env)
 		}
 	})
+}
+
+func TestDelivererPanicIsRetried(t *testing.T) {
+	n := 0
+	d := &fakeDeliverer{fn: func(env *Envelope, _ []byte) ([]Result, error) {
+		n++
+		if n == 1 {
+			panic("boom")
+		}
+		return all(env, 250, "", "ok"), nil
+	}}
+	q, c := testQueue(t, d, nil)
+	id := spool(t, q, Envelope{From: "a@example.org", To: rcpts("b@example.com")}, testMsg)
+	q.Start()
+	waitUntil(t, "the failed attempt", func() bool { e, _, err := Show(q.opts.Dir, id); return err == nil && e.Attempts == 1 })
+	c.Add(2 * time.Minute)
+	q.kick()
+	waitUntil(t, "the retry", func() bool { return !inSpool(q.opts.Dir, id) })
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -566,7 +567,7 @@ func (q *Queue) try(f *os.File, m *msgFile, log *slog.Logger) (outcome string, e
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	results, err := q.opts.Deliver.Deliver(ctx, &view, io.NewSectionReader(f, m.bodyOff, m.size), m.size)
+	results, err := q.callDeliver(ctx, &view, io.NewSectionReader(f, m.bodyOff, m.size), m.size)
 	if err != nil {
 		env.LastError = oneLine(err.Error())
 		log.Info("queue delivery failed", "attempts", env.Attempts+1, "err", env.LastError)
@@ -625,6 +626,18 @@ func (q *Queue) try(f *os.File, m *msgFile, log *slog.Logger) (outcome string, e
 	}
 	log.Info("queue delivery attempt", "outcome", outcome, "delivered", delivered, "failed", failed, "deferred", deferred)
 	return outcome, events
+}
+
+// callDeliver calls the Deliverer; a panic in it is an attempt that
+// failed as a whole (logged as our fault), not the end of the process.
+func (q *Queue) callDeliver(ctx context.Context, env *Envelope, body io.ReadSeeker, size int64) (rs []Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			q.log.Error("queue deliverer panicked", "id", env.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			rs, err = nil, fmt.Errorf("internal error in the delivery (logged)")
+		}
+	}()
+	return q.opts.Deliver.Deliver(ctx, env, body, size)
 }
 
 // matchRcpt finds the pending recipient a Result is for.
