@@ -72,7 +72,7 @@ type TLS struct {
 // Relay configures delivery to the downstream MTA.
 type Relay struct {
 	Downstream     string   `toml:"downstream,list"` // the first URL when the file gives a list; see DownstreamFallback
-	Mode           string   `toml:"mode"` // ModeProxy (default), ModeQueue, ModeHybrid
+	Mode           string   `toml:"mode"`            // ModeProxy (default), ModeQueue, ModeHybrid
 	HeloName       string   `toml:"helo_name"`
 	SourceAddress  string   `toml:"source_address"`
 	TLS            string   `toml:"tls"`
