@@ -1,5 +1,7 @@
 package heloguard
 
+import "github.com/smtpgateway/gateway/reply"
+
 // The check names: config keys under [helo.checks], log values and metric
 // labels. CheckDenyNames is the result of the deny_names list, which has
 // no action of its own (it always rejects).
@@ -76,13 +78,13 @@ var checkTable = [...]checkDef{
 	// The syntax family and spoofing: refused by every profile but
 	// monitor, at no DNS cost.
 	{name: CheckRequired, run: (*evaluation).required, defaults: [numProfiles]Action{aR, aR, aR, aT},
-		postfix: replyForm{503, [3]int{5, 5, 1}, textPostfixSendHELO, subjectNone}},
+		postfix: replyForm{reply.C503BadSequence, reply.E551InvalidCommand, textPostfixSendHELO, subjectNone}},
 	{name: CheckSyntax, run: (*evaluation).syntax, defaults: [numProfiles]Action{aR, aR, aR, aT},
-		postfix: replyForm{501, [3]int{5, 5, 2}, textPostfixInvalidName, subjectName}},
+		postfix: replyForm{reply.C501ParameterSyntax, reply.E552SyntaxError, textPostfixInvalidName, subjectName}},
 	{name: CheckFQDN, run: (*evaluation).fqdn, defaults: [numProfiles]Action{aR, aR, aR, aT},
-		postfix: replyForm{504, [3]int{5, 5, 2}, textPostfixNeedFQDN, subjectName}},
+		postfix: replyForm{reply.C504ParameterNotImplemented, reply.E552SyntaxError, textPostfixNeedFQDN, subjectName}},
 	{name: CheckBareIP, run: (*evaluation).bareIP, defaults: [numProfiles]Action{aR, aR, aR, aT},
-		postfix: replyForm{501, [3]int{5, 5, 2}, textPostfixInvalidName, subjectName}},
+		postfix: replyForm{reply.C501ParameterSyntax, reply.E552SyntaxError, textPostfixInvalidName, subjectName}},
 	{name: CheckLiteral, run: (*evaluation).literal, rejectAll: true, defaults: [numProfiles]Action{aR, aO, aR, aT}},
 	{name: CheckReserved, run: (*evaluation).reserved, defaults: [numProfiles]Action{aR, aR, aR, aT}},
 	{name: CheckSelf, run: (*evaluation).self, defaults: [numProfiles]Action{aR, aR, aR, aT}},
@@ -90,16 +92,16 @@ var checkTable = [...]checkDef{
 	// reject_unknown_reverse_client_hostname defer (450 by default).
 	{name: CheckForwardDNS, run: (*evaluation).forwardDNS, lookups: lookHELOAddr | lookHELOMX, needsResolver: true,
 		defaults: [numProfiles]Action{aT, aF, aR, aT},
-		postfix:  replyForm{550, [3]int{5, 7, 1}, textPostfixHostNotFound, subjectName}},
+		postfix:  replyForm{reply.C550MailboxUnavailable, reply.E571NotAuthorized, textPostfixHostNotFound, subjectName}},
 	{name: CheckForwardMatch, run: (*evaluation).forwardMatch, lookups: lookHELOAddr, needsResolver: true,
 		defaults: [numProfiles]Action{aT, aT, aR, aT}},
 	{name: CheckRDNS, run: (*evaluation).rdns, lookups: lookPTR, needsResolver: true,
 		defaults: [numProfiles]Action{aT, aF, aR, aT},
-		postfix:  replyForm{550, [3]int{5, 7, 1}, textPostfixNoReverse, subjectClient}},
+		postfix:  replyForm{reply.C550MailboxUnavailable, reply.E571NotAuthorized, textPostfixNoReverse, subjectClient}},
 	// RFC 7372 §3.3: 4.7.25/5.7.25 "Reverse DNS validation failed".
 	{name: CheckFCrDNS, run: (*evaluation).fcrdns, lookups: lookPTRAddr, needsResolver: true,
 		defaults: [numProfiles]Action{aT, aT, aR, aT},
-		postfix:  replyForm{550, [3]int{5, 7, 25}, textPostfixNoHostname, subjectClient}},
+		postfix:  replyForm{reply.C550MailboxUnavailable, reply.E5725ReverseDNS, textPostfixNoHostname, subjectClient}},
 	{name: CheckRDNSMatch, run: (*evaluation).rdnsMatch, lookups: lookPTR, lookupIf: (*evaluation).heloIsDomain, needsResolver: true,
 		defaults: [numProfiles]Action{aT, aT, aR, aT}},
 	{name: CheckGeneric, run: (*evaluation).generic, lookups: lookPTR,
