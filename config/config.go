@@ -16,6 +16,7 @@ type Config struct {
 	Auth      Auth       `toml:"auth"`
 	Log       Log        `toml:"log"`
 	Metrics   Metrics    `toml:"metrics"`
+	State     State      `toml:"state"`
 }
 
 // Listener kinds.
@@ -209,4 +210,13 @@ func (l Limits) Greetings() int {
 		return DefaultMaxGreetings
 	}
 	return *l.MaxGreetings
+}
+
+// State says where the abuse counters live ([state]): in this process
+// (Redis ""), or in a Redis shared by every replica behind a load balancer.
+type State struct {
+	Redis        string   `toml:"redis"`         // "" or redis://[user:password@]host:port/db, rediss://…
+	PasswordFile string   `toml:"password_file"` // Redis password, instead of one in the URL
+	KeyPrefix    string   `toml:"key_prefix"`    // prefix of every key (default "gateway:")
+	Timeout      Duration `toml:"timeout"`       // per round trip before falling back (default 50ms)
 }

@@ -71,6 +71,12 @@ func addStats(a, b resolver.Stats) resolver.Stats {
 
 func startMetrics(addr string, pprofOn bool, s *server) (*metricsServer, error) {
 	ms := &metricsServer{m: metrics.New(), s: s}
+	if st := s.state; st != nil {
+		ms.m.State(func() metrics.StateStats {
+			x := st.Stats()
+			return metrics.StateStats{Up: x.Up, Fallbacks: x.Fallbacks, Outages: x.Outages}
+		})
+	}
 	ms.m.Gauge("gateway_sessions_active", "SMTP sessions (client connections) open across all listeners.", nil, func() float64 { return float64(s.gate.Open()) })
 	ms.m.Counter("gateway_dns_queries_total", "DNS lookups asked of the resolver.", nil, func() float64 { return float64(ms.dns.stats(s).Queries) })
 	ms.m.Counter("gateway_dns_cache_hits_total", "DNS lookups answered from the resolver's cache.", nil, func() float64 { return float64(ms.dns.stats(s).CacheHits) })

@@ -27,6 +27,7 @@ import (
 	"github.com/smtpgateway/gateway/backend"
 	"github.com/smtpgateway/gateway/config"
 	"github.com/smtpgateway/gateway/listener"
+	"github.com/smtpgateway/gateway/state"
 )
 
 // server is the running gateway: its listeners and what they share.
@@ -45,6 +46,10 @@ type server struct {
 	dnsFlag string // -dns, applied again on every reload
 	servers []*smtp.Server
 	metrics *metricsServer
+	// state is [state] redis as started (nil: counters in this process);
+	// rates counts the per-minute limits through it.
+	state *state.Redis
+	rates *sharedRates
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -75,7 +80,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 
 	s := &server{log: log, configPath: *configPath, started: cfg, dnsFlag: *dnsFlag}
-	rt, err := build(cfg, buildOptions{observe: s.relayEvent, log: log})
+	if s.state, err = openState(cfg, log); err != nil {
+		fmt.Fprintf(stderr, "gateway: %s\n", config.MaskURLPasswords(err.Error()))
+		return 1
+	}
+	if s.state != nil {
+		defer s.state.Close()
+	}
+	s.rates = newSharedRates(s.state)
+	rt, err := build(cfg, buildOptions{observe: s.relayEvent, log: log, state: s.state, rates: s.rates})
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway: configuration problems:\n%s\n", config.MaskURLPasswords(err.Error()))
 		return 1
@@ -92,6 +105,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		MaxConns:   cfg.Limits.MaxConnections,
 		MaxPerIP:   cfg.Limits.MaxConnectionsPerIP,
 		RatePerMin: cfg.Limits.ConnectionsPerMin,
+	}
+	if s.rates != nil {
+		s.gate.SharedRate = s.rates.connections
 	}
 	// Subscribe before the first listener opens: a SIGHUP that arrives
 	// once "listening" is logged (systemd's ExecReload, a test) must
@@ -296,7 +312,7 @@ func (s *server) reload() {
 	cfg, _, err := loadConfig(s.configPath, s.dnsFlag)
 	if err == nil {
 		var rt *gwRuntime
-		rt, err = build(cfg, buildOptions{reuse: s.current.Load(), observe: s.relayEvent, log: s.log})
+		rt, err = build(cfg, buildOptions{reuse: s.current.Load(), observe: s.relayEvent, log: s.log, state: s.state, rates: s.rates})
 		if err == nil {
 			old := s.current.Load()
 			if rt.certs == nil {
@@ -362,6 +378,7 @@ func restartOnly(old, cfg *config.Config) []string {
 		{"log", old.Log, cfg.Log},
 		{"metrics.address", old.Metrics.Address, cfg.Metrics.Address},
 		{"metrics.pprof", old.Metrics.Pprof, cfg.Metrics.Pprof},
+		{"state", old.State, cfg.State},
 	} {
 		if d.old != d.new {
 			out = append(out, d.key)
