@@ -6,6 +6,10 @@ type Config struct {
 	Hostname        string   `toml:"hostname"`
 	LocalDomains    []string `toml:"local_domains"`
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// ShutdownDelay keeps serving new connections this long after
+	// SIGTERM while /readyz already says 503: a load balancer's health
+	// check takes the replica out before its listeners close.
+	ShutdownDelay Duration `toml:"shutdown_delay"`
 
 	DNS       DNS        `toml:"dns"`
 	Listeners []Listener `toml:"listener"`

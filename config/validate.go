@@ -376,6 +376,9 @@ func IsDomain(s string) bool {
 }
 
 func (c *Config) validateState(v *validator) {
+	if d := c.ShutdownDelay.D(); d < 0 || d > 5*time.Minute {
+		v.addf("shutdown_delay", "%v: want between 0 (off) and 5m; a few seconds more than the load balancer needs to see /readyz fail", d)
+	}
 	s := c.State
 	if s.Redis == "" {
 		if s.PasswordFile != "" {

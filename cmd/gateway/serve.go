@@ -393,6 +393,12 @@ func restartOnly(old, cfg *config.Config) []string {
 func (s *server) shutdown() {
 	rt := s.current.Load()
 	s.metrics.shuttingDown()
+	if d := rt.cfg.ShutdownDelay.D(); d > 0 {
+		// /readyz says 503 now; keep serving until the load balancer
+		// has seen it, so no connection it sends here is cut.
+		s.log.Info("draining: unready, listeners stay open", "shutdown_delay", d)
+		time.Sleep(d)
+	}
 	s.stopListeners()
 	for _, l := range s.listeners {
 		l.Drain()
