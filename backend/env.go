@@ -47,6 +47,10 @@ type Env struct {
 	Mode        string
 	Spool       Spool
 	VerifyCache time.Duration
+	// MessageRate, if set, counts MessagesPerMin instead of the Backend's
+	// own table: the counter replicas share ([state] redis). It reports
+	// whether one more MAIL from ip is within limit.
+	MessageRate func(ip netip.Addr, limit int) bool
 }
 
 // AuthEnv is the AUTH part of Env.

@@ -47,3 +47,12 @@ func (r *rateWindow) allow(ip netip.Addr, limit int) bool {
 	w.n++
 	return true
 }
+
+// allowMessage counts one MAIL from ip against messages_per_minute: in
+// the shared store when there is one, else in this Backend.
+func (s *Session) allowMessage(ip netip.Addr, limit int) bool {
+	if f := s.env.MessageRate; f != nil {
+		return f(ip, limit)
+	}
+	return s.b.rates.allow(ip, limit)
+}

@@ -87,7 +87,7 @@ func (s *Session) Mail(from string, opts *smtp.MailOptions) error {
 		return err
 	}
 	ip := s.conn.Client().Addr()
-	if n := s.env.MessagesPerMin; n > 0 && !s.b.rates.allow(ip, n) {
+	if n := s.env.MessagesPerMin; n > 0 && !s.allowMessage(ip, n) {
 		return s.refuse("MAIL", refusalf(reply.C450MailboxUnavailable, reply.E471NotAuthorized, "message_rate",
 			"Error: too many messages from %s in the last minute, try again later", ip), "limit", n)
 	}

@@ -8,6 +8,10 @@ type Config struct {
 	Hostname        string   `toml:"hostname"`
 	LocalDomains    []string `toml:"local_domains"`
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// ShutdownDelay keeps serving new connections this long after
+	// SIGTERM while /readyz already says 503: a load balancer's health
+	// check takes the replica out before its listeners close.
+	ShutdownDelay Duration `toml:"shutdown_delay"`
 
 	DNS       DNS        `toml:"dns"`
 	Listeners []Listener `toml:"listener"`
@@ -19,6 +23,7 @@ type Config struct {
 	Auth      Auth       `toml:"auth"`
 	Log       Log        `toml:"log"`
 	Metrics   Metrics    `toml:"metrics"`
+	State     State      `toml:"state"`
 }
 
 // Kind is a listener's kind: the listener.kind key.
@@ -234,4 +239,13 @@ func (r Relay) Downstreams() []string {
 // are tried.
 func (r Route) Downstreams() []string {
 	return append([]string{r.Downstream}, r.DownstreamFallback...)
+}
+
+// State says where the abuse counters live ([state]): in this process
+// (Redis ""), or in a Redis shared by every replica behind a load balancer.
+type State struct {
+	Redis        string   `toml:"redis"`         // "" or redis://[user:password@]host:port/db, rediss://…
+	PasswordFile string   `toml:"password_file"` // Redis password, instead of one in the URL
+	KeyPrefix    string   `toml:"key_prefix"`    // prefix of every key (default "gateway:")
+	Timeout      Duration `toml:"timeout"`       // per round trip before falling back (default 50ms)
 }

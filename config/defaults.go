@@ -36,6 +36,10 @@ func (c *Config) applyDefaults() {
 		c.LocalDomains[i] = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
 	}
 	setDur(&c.ShutdownTimeout, 30*time.Second)
+	setDur(&c.State.Timeout, 50*time.Millisecond)
+	if c.State.KeyPrefix == "" {
+		c.State.KeyPrefix = "gateway:"
+	}
 
 	setDur(&c.DNS.Timeout, 2*time.Second)
 	setInt(&c.DNS.CacheSize, 10000)

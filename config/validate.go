@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/smtpgateway/gateway/domain"
 	"github.com/smtpgateway/gateway/downstream"
@@ -26,6 +30,7 @@ func (c *Config) Validate() error {
 	c.validateHELO(v)
 	c.validateAuth(v)
 	c.validateOps(v)
+	c.validateState(v)
 	return errors.Join(v.errs...)
 }
 
@@ -353,3 +358,44 @@ func (c *Config) validateOps(v *validator) {
 // package domain's Host rule (LDH, upper case and one trailing dot
 // allowed, 253 octets).
 func IsDomain(s string) bool { return domain.Valid(s, domain.Host) }
+
+func (c *Config) validateState(v *validator) {
+	if d := c.ShutdownDelay.D(); d < 0 || d > 5*time.Minute {
+		v.addf("shutdown_delay", "%v: want between 0 (off) and 5m; a few seconds more than the load balancer needs to see /readyz fail", d)
+	}
+	s := c.State
+	if s.Redis == "" {
+		if s.PasswordFile != "" {
+			v.addf("state.password_file", "is set but state.redis is empty; set state.redis to the Redis URL, or remove password_file")
+		}
+		return
+	}
+	u, err := url.Parse(s.Redis)
+	switch {
+	case err != nil:
+		v.addf("state.redis", "%v", err)
+	case u.Scheme != "redis" && u.Scheme != "rediss":
+		v.addf("state.redis", "%q: want redis://[user:password@]host:port/db or rediss://… (TLS)", s.Redis)
+	case u.Host == "" || u.Port() == "" && strings.HasSuffix(u.Host, ":"):
+		v.addf("state.redis", "%q has no host; e.g. redis://127.0.0.1:6379/0", s.Redis)
+	case u.RawQuery != "":
+		v.addf("state.redis", "%q: URL options are not supported; use the [state] keys (timeout, password_file)", s.Redis)
+	default:
+		if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+			if n, err := strconv.Atoi(db); err != nil || n < 0 {
+				v.addf("state.redis", "database %q is not a number; e.g. redis://127.0.0.1:6379/0", db)
+			}
+		}
+	}
+	if s.PasswordFile != "" {
+		if _, err := os.ReadFile(s.PasswordFile); err != nil {
+			v.addf("state.password_file", "cannot read it: %v", err)
+		}
+	}
+	if t := s.Timeout.D(); t < 0 || t > 5*time.Second {
+		v.addf("state.timeout", "%v: want between 1ms and 5s (mail waits this long on a slow Redis before counting in the process; default 50ms)", t)
+	}
+	if strings.ContainsAny(s.KeyPrefix, " \t\r\n") {
+		v.addf("state.key_prefix", "%q contains white space", s.KeyPrefix)
+	}
+}

@@ -15,6 +15,12 @@ type Gate struct {
 	MaxPerIP   int
 	RatePerMin int
 	Now        func() time.Time // nil: time.Now
+	// SharedRate, if set, counts RatePerMin instead of the Gate's own
+	// table: the counter replicas share ([state] redis). It reports
+	// whether one more connection from ip is within limit, and the count
+	// before it. It is called without the Gate's lock held (it may wait
+	// on the network), before the other limits.
+	SharedRate func(ip netip.Addr, limit int) (ok bool, n int)
 
 	mu    sync.Mutex
 	total int
@@ -35,6 +41,16 @@ const maxRateEntries = 100000
 // reason the connection must be refused and Release must not be called.
 // detail is a sentence for the client and the log.
 func (g *Gate) Admit(ip netip.Addr) (reason, detail string) {
+	if g.SharedRate != nil {
+		g.mu.Lock()
+		limit := g.RatePerMin
+		g.mu.Unlock()
+		if limit > 0 {
+			if ok, n := g.SharedRate(ip, limit); !ok {
+				return "connection_rate", fmt.Sprintf("%s opened %d connections within a minute, the limit", ip, n)
+			}
+		}
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.perIP == nil {
@@ -47,7 +63,7 @@ func (g *Gate) Admit(ip netip.Addr) (reason, detail string) {
 	if g.MaxPerIP > 0 && g.perIP[ip] >= g.MaxPerIP {
 		return "max_connections_per_ip", fmt.Sprintf("%s already has %d connections open, the limit per address", ip, g.perIP[ip])
 	}
-	if g.RatePerMin > 0 {
+	if g.RatePerMin > 0 && g.SharedRate == nil {
 		now := g.now()
 		w := g.rate[ip]
 		if w == nil || now.Sub(w.start) >= time.Minute {

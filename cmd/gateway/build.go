@@ -24,6 +24,7 @@ import (
 	"github.com/smtpgateway/gateway/message"
 	"github.com/smtpgateway/gateway/relay"
 	"github.com/smtpgateway/gateway/resolver"
+	"github.com/smtpgateway/gateway/state"
 )
 
 // gwRuntime is what a configuration turns into: the values every other
@@ -50,6 +51,10 @@ type buildOptions struct {
 	observe func(downstream, event string)
 	// log, if set, gets the resolver's warnings ("dns saturated").
 	log *slog.Logger
+	// state, if set, is the Redis the abuse counters are shared through
+	// ([state] redis); nil keeps them in this process.
+	state *state.Redis
+	rates *sharedRates // over state, made once
 }
 
 func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
@@ -94,6 +99,9 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 	authEnv, err := buildAuth(cfg)
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if o.state != nil && authEnv.Limiter != nil {
+		authEnv.Limiter = state.NewLimiter(o.state, limiterConfig(cfg))
 	}
 
 	c, warns, err := loadCerts(cfg)
@@ -152,6 +160,7 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 		},
 		Auth:           authEnv,
 		MessagesPerMin: cfg.Limits.MessagesPerMin,
+		MessageRate:    o.rates.messageRate(),
 	}
 	if cfg.CatchAll() {
 		built.warnings = append(built.warnings, "local_domains = [\"*\"]: lab catch-all, mail for every domain is accepted (loopback listeners and a Maildir only)")
@@ -213,6 +222,18 @@ func identity(cfg *config.Config) heloguard.Identity {
 	return id
 }
 
+// limiterConfig is [auth]'s brute-force limit.
+func limiterConfig(cfg *config.Config) auth.LimiterConfig {
+	a := cfg.Auth
+	return auth.LimiterConfig{
+		Window:     a.FailureWindow.D(),
+		DelayAfter: a.DelayAfter,
+		MaxDelay:   a.MaxDelay.D(),
+		BlockAfter: a.BlockAfter,
+		BlockFor:   a.BlockTime.D(),
+	}
+}
+
 func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
 	a := cfg.Auth
 	var env backend.AuthEnv
@@ -233,13 +254,7 @@ func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
 	}
 	env.AllowAuthzid = a.AllowAuthzid
 	env.AllowNullSender = a.AllowNullSender
-	env.Limiter = auth.NewLimiter(auth.LimiterConfig{
-		Window:     a.FailureWindow.D(),
-		DelayAfter: a.DelayAfter,
-		MaxDelay:   a.MaxDelay.D(),
-		BlockAfter: a.BlockAfter,
-		BlockFor:   a.BlockTime.D(),
-	})
+	env.Limiter = auth.NewLimiter(limiterConfig(cfg))
 	switch a.Backend {
 	case "downstream":
 		ds := a.Downstream

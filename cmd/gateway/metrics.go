@@ -81,6 +81,12 @@ func startMetrics(addr string, pprofOn bool, s *server) (*metricsServer, error) 
 	if s.spool != nil {
 		ms.m.RegisterQueue(s.spool.Stats)
 	}
+	if st := s.state; st != nil {
+		ms.m.State(func() metrics.StateStats {
+			x := st.Stats()
+			return metrics.StateStats{Up: x.Up, Fallbacks: x.Fallbacks, Outages: x.Outages}
+		})
+	}
 	ms.m.Pools(func() []metrics.PoolStat {
 		router := s.current.Load().router
 		if router == nil {

@@ -19,6 +19,7 @@ func secretFileWarnings(cfg *config.Config) []string {
 	for _, f := range []struct{ key, path string }{
 		{"tls.key_file", cfg.TLS.KeyFile},
 		{"auth.users_file", cfg.Auth.UsersFile},
+		{"state.password_file", cfg.State.PasswordFile},
 	} {
 		if f.path == "" {
 			continue

@@ -28,6 +28,7 @@ import (
 	"github.com/smtpgateway/gateway/config"
 	"github.com/smtpgateway/gateway/listener"
 	"github.com/smtpgateway/gateway/queue"
+	"github.com/smtpgateway/gateway/state"
 )
 
 // server is the running gateway: its listeners and what they share.
@@ -47,6 +48,10 @@ type server struct {
 	servers []*smtp.Server
 	metrics *metricsServer
 	spool   *queue.Queue // queue and hybrid mode; nil in proxy mode
+	// state is [state] redis as started (nil: counters in this process);
+	// rates counts the per-minute limits through it.
+	state *state.Redis
+	rates *sharedRates
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -77,7 +82,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 
 	s := &server{log: log, configPath: *configPath, started: cfg, dnsFlag: *dnsFlag}
-	running, err := build(cfg, buildOptions{observe: s.relayEvent, log: log})
+	if s.state, err = openState(cfg, log); err != nil {
+		fmt.Fprintf(stderr, "gateway: %s\n", config.MaskURLPasswords(err.Error()))
+		return 1
+	}
+	if s.state != nil {
+		defer s.state.Close()
+	}
+	s.rates = newSharedRates(s.state)
+	running, err := build(cfg, buildOptions{observe: s.relayEvent, log: log, state: s.state, rates: s.rates})
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway: configuration problems:\n%s\n", config.MaskURLPasswords(err.Error()))
 		return 1
@@ -99,6 +112,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		MaxConns:   cfg.Limits.MaxConnections,
 		MaxPerIP:   cfg.Limits.MaxConnectionsPerIP,
 		RatePerMin: cfg.Limits.ConnectionsPerMin,
+	}
+	if s.rates != nil {
+		s.gate.SharedRate = s.rates.connections
 	}
 	// Subscribe before the first listener opens: a SIGHUP that arrives
 	// once "listening" is logged (systemd's ExecReload, a test) must
@@ -306,7 +322,7 @@ func (s *server) reload() {
 	cfg, _, err := loadConfig(s.configPath, s.dnsFlag)
 	if err == nil {
 		var next *gwRuntime
-		next, err = build(cfg, buildOptions{reuse: s.current.Load(), observe: s.relayEvent, log: s.log})
+		next, err = build(cfg, buildOptions{reuse: s.current.Load(), observe: s.relayEvent, log: s.log, state: s.state, rates: s.rates})
 		if err == nil {
 			old := s.current.Load()
 			if next.certs == nil {
@@ -377,6 +393,7 @@ func restartOnly(old, cfg *config.Config) []string {
 		{"log", old.Log, cfg.Log},
 		{"metrics.address", old.Metrics.Address, cfg.Metrics.Address},
 		{"metrics.pprof", old.Metrics.Pprof, cfg.Metrics.Pprof},
+		{"state", old.State, cfg.State},
 	} {
 		if d.old != d.new {
 			out = append(out, d.key)
@@ -391,6 +408,12 @@ func restartOnly(old, cfg *config.Config) []string {
 func (s *server) shutdown() {
 	running := s.current.Load()
 	s.metrics.shuttingDown()
+	if d := running.cfg.ShutdownDelay.D(); d > 0 {
+		// /readyz says 503 now; keep serving until the load balancer
+		// has seen it, so no connection it sends here is cut.
+		s.log.Info("draining: unready, listeners stay open", "shutdown_delay", d)
+		time.Sleep(d)
+	}
 	s.stopListeners()
 	for _, l := range s.listeners {
 		l.Drain()

@@ -1,0 +1,157 @@
+package state
+
+import (
+	"errors"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smtpgateway/gateway/auth"
+	"github.com/smtpgateway/gateway/internal/e2etest"
+)
+
+func open(t *testing.T, url string) *Redis {
+	t.Helper()
+	r, err := Open(Options{URL: url, Prefix: "t:", Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// Two replicas (two clients, two limiters) count one network's failures
+// together: block_after in total, not per replica.
+func TestLimiterSharedAcrossReplicas(t *testing.T) {
+	srv := e2etest.StartRedis(t)
+	cfg := auth.LimiterConfig{BlockAfter: 4, DelayAfter: 100}
+	reps := []*Limiter{NewLimiter(open(t, srv.URL()), cfg), NewLimiter(open(t, srv.URL()), cfg)}
+	ip := netip.MustParseAddr("192.0.2.7")
+	for i := range 4 {
+		tk, _, err := reps[i%2].Reserve(ip)
+		if err != nil {
+			t.Fatalf("check %d refused: %v", i+1, err)
+		}
+		until := tk.Failure()
+		if (i == 3) != !until.IsZero() {
+			t.Fatalf("after failure %d blocked until %v", i+1, until)
+		}
+	}
+	for i, l := range reps {
+		var b *auth.BlockedError
+		if _, _, err := l.Reserve(ip); !errors.As(err, &b) {
+			t.Fatalf("replica %d admitted a check after block_after failures in total: %v", i, err)
+		}
+		if l.Blocked(ip).IsZero() {
+			t.Fatalf("replica %d does not see the block", i)
+		}
+	}
+	if !reps[0].Blocked(netip.MustParseAddr("192.0.2.8")).IsZero() {
+		t.Fatal("another address is blocked too")
+	}
+}
+
+// Parallel reservations from both replicas: never more than block_after
+// admitted, as in auth.Limiter for one process.
+func TestLimiterParallelAcrossReplicas(t *testing.T) {
+	srv := e2etest.StartRedis(t)
+	cfg := auth.LimiterConfig{BlockAfter: 5, DelayAfter: 100}
+	reps := []*Limiter{NewLimiter(open(t, srv.URL()), cfg), NewLimiter(open(t, srv.URL()), cfg)}
+	ip := netip.MustParseAddr("2001:db8::1")
+	var mu sync.Mutex
+	admitted := 0
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// another address in the same /64 counts for the same network
+			a := ip
+			if i%3 == 0 {
+				a = netip.MustParseAddr("2001:db8::99")
+			}
+			if _, _, err := reps[i%2].Reserve(a); err == nil {
+				mu.Lock()
+				admitted++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if admitted != 5 {
+		t.Fatalf("%d checks admitted in parallel across replicas, want block_after = 5", admitted)
+	}
+	for _, r := range reps {
+		if !r.R.Up() {
+			t.Fatal("redis marked down during the test: the count came from the fallback")
+		}
+	}
+}
+
+// Redis gone: answers come from this process within the timeout, the outage
+// is counted once; Redis back: shared again, by itself.
+func TestFallbackAndRecovery(t *testing.T) {
+	srv := e2etest.StartRedis(t)
+	r := open(t, srv.URL())
+	rates := RedisRates{R: r, Local: &LocalRates{}}
+	ip := netip.MustParseAddr("198.51.100.1")
+	if ok, _ := rates.Allow(KindMessages, ip, 2); !ok {
+		t.Fatal("first event refused")
+	}
+	srv.Stop(t)
+	start := time.Now()
+	for range 3 {
+		rates.Allow(KindMessages, ip, 2)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("fallback took %v", d)
+	}
+	st := r.Stats()
+	if st.Up || st.Outages != 1 || st.Fallbacks != 3 {
+		t.Fatalf("stats after outage: %+v, want down, 1 outage, 3 fallbacks", st)
+	}
+	srv.Start(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for !r.Up() {
+		if time.Now().After(deadline) {
+			t.Fatal("not back 10s after redis returned")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	other := open(t, srv.URL())
+	// The restarted server is empty: two events through either client,
+	// the third is refused by both.
+	shared := []RedisRates{rates, {R: other, Local: &LocalRates{}}}
+	for i := range 2 {
+		if ok, _ := shared[i].Allow(KindMessages, ip, 2); !ok {
+			t.Fatalf("event %d refused", i+1)
+		}
+	}
+	for i, s := range shared {
+		if ok, n := s.Allow(KindMessages, ip, 2); ok || n != 2 {
+			t.Fatalf("client %d: third event ok=%v n=%d, want refused at 2", i, ok, n)
+		}
+	}
+}
+
+func TestLocalRates(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := &LocalRates{Now: func() time.Time { return now }}
+	ip := netip.MustParseAddr("192.0.2.1")
+	for i := range 3 {
+		if ok, n := l.Allow(KindConnections, ip, 3); !ok || n != i {
+			t.Fatalf("event %d: ok=%v n=%d", i, ok, n)
+		}
+	}
+	if ok, _ := l.Allow(KindConnections, ip, 3); ok {
+		t.Fatal("fourth event allowed")
+	}
+	if ok, _ := l.Allow(KindMessages, ip, 3); !ok {
+		t.Fatal("kinds share a counter")
+	}
+	now = now.Add(time.Minute)
+	if ok, _ := l.Allow(KindConnections, ip, 3); !ok {
+		t.Fatal("new minute refused")
+	}
+}
