@@ -55,7 +55,7 @@ func setupScaleOut(t *testing.T, extra string, top ...string) *scaleOut {
 			mx: mx, dns: s.dns.Addr(), downstream: "smtp://" + s.postfix.Addr(), top: strings.Join(top, ""),
 			listeners: proxy + fmt.Sprintf("[[listener]]\nname = \"submission\"\naddress = %q\nkind = \"submission\"\n%s", sub, proxy),
 			extra: fmt.Sprintf("[[auth.user]]\nname = %q\npassword_hash = %q\naddresses = [%q]\n", user, hash, user) +
-				fmt.Sprintf("[metrics]\naddress = %q\n[state]\nredis = %q\nkey_prefix = \"e2e:\"\n", metrics, s.redis.URL()) + extra,
+				fmt.Sprintf("[metrics]\naddress = %q\n[state]\nredis = %q\nkey_prefix = \"e2e:\"\ntimeout = \"1s\"\n", metrics, s.redis.URL()) + extra,
 		}
 		s.gws[i] = e2etest.StartGateway(t, o.toml(), mx, sub)
 		_, mport, _ := net.SplitHostPort(metrics)
@@ -237,7 +237,20 @@ func TestScaleOutAuthBlockShared(t *testing.T) {
 				t.Errorf("replica %d took none of the parallel connections", i+1)
 			}
 		}
-		if checked[0]+checked[1] > blockAfter {
+		// Each replica alone never checks more than block_after, whatever
+		// Redis does; together they don't while Redis answers. (The 1s
+		// [state] timeout keeps a loaded CI machine from a fallback; if one
+		// happened anyway, only the per-replica bound is promised.)
+		fellBack := false
+		for i, g := range s.gws {
+			if checked[i] > blockAfter {
+				t.Errorf("replica %d checked %d passwords, want at most block_after %d", i+1, checked[i], blockAfter)
+			}
+			fellBack = fellBack || strings.Contains(g.Logs(), "redis unavailable")
+		}
+		if fellBack {
+			t.Logf("a replica fell back to in-process counters during the burst: only the per-replica bound applies")
+		} else if checked[0]+checked[1] > blockAfter {
 			t.Errorf("%v passwords checked across the replicas, want at most block_after %d in total", checked, blockAfter)
 		}
 		if rep := s.authTry(t, ip, password); !strings.HasPrefix(rep.Raw, "421 4.7.0 ") && !strings.HasPrefix(rep.Raw, "454 4.7.0 ") {

@@ -22,8 +22,12 @@ const DefaultTicketTTL = 2 * time.Minute
 // Limiter is auth.Limiter's contract (backend.Limiter: Blocked, Reserve
 // and Ticket) kept in Redis, so every replica counts the same failures and
 // checks in flight per client network. Each operation is one atomic script
-// round trip. While Redis is unavailable it answers from Local, a plain
-// auth.Limiter of this process.
+// round trip. Local, a plain auth.Limiter of this process, counts this
+// replica's own checks and failures too (every check holds a slot in
+// both), so that when Redis turns slow or unreachable in the middle of a
+// burst, the fallback already knows what this replica admitted: a
+// replica never checks more than BlockAfter passwords per network and
+// window, whatever Redis does; with Redis up, the replicas together don't.
 //
 // Times are the replicas' clocks (milliseconds since the epoch): keep
 // them in sync (NTP), as for any log correlation.
@@ -134,6 +138,9 @@ return 0
 
 // Blocked implements backend.Limiter.
 func (l *Limiter) Blocked(ip netip.Addr) time.Time {
+	if until := l.Local.Blocked(ip); !until.IsZero() {
+		return until
+	}
 	var until int64
 	err := l.R.run(func(ctx context.Context) error {
 		s, err := l.R.c.HGet(ctx, l.keys(ip)[0], "until").Result()
@@ -143,37 +150,43 @@ func (l *Limiter) Blocked(ip netip.Addr) time.Time {
 		until, err = strconv.ParseInt(s, 10, 64)
 		return err
 	})
-	if err != nil {
-		return l.Local.Blocked(ip)
-	}
-	if until == 0 || l.nowMS() >= until {
+	if err != nil || until == 0 || l.nowMS() >= until {
 		return time.Time{}
 	}
 	return time.UnixMilli(until)
 }
 
 // Reserve implements backend.Limiter: at most BlockAfter checks per
-// network, failed or in flight, across every replica.
+// network, failed or in flight, across every replica. The slot is taken
+// in this process first: what this replica alone refuses is refused
+// without a round trip, and a Redis failure falls back to a count that
+// includes this replica's checks admitted through Redis.
 func (l *Limiter) Reserve(ip netip.Addr) (auth.Ticket, time.Duration, error) {
+	local, localDelay, err := l.Local.Reserve(ip)
+	if err != nil {
+		return nil, 0, err
+	}
 	id := ticketID()
 	now := l.nowMS()
 	var res []int64
-	err := l.R.run(func(ctx context.Context) error {
+	err = l.R.run(func(ctx context.Context) error {
 		var err error
 		res, err = reserveScript.Run(ctx, l.R.c, l.keys(ip), now, l.Cfg.Window.Milliseconds(), l.Cfg.BlockAfter, id,
 			now+(l.Cfg.MaxDelay+l.TicketTTL).Milliseconds()).Int64Slice()
 		return err
 	})
 	if err != nil || len(res) != 2 {
-		return l.Local.Reserve(ip)
+		return local, localDelay, nil
 	}
 	switch res[0] {
 	case -1:
+		local.Release()
 		return nil, 0, &auth.BlockedError{Until: time.UnixMilli(res[1])}
 	case -2:
+		local.Release()
 		return nil, 0, auth.ErrBusy
 	}
-	return &ticket{l: l, ip: ip, id: id}, l.delay(int(res[0])), nil
+	return &ticket{l: l, ip: ip, id: id, local: local}, max(localDelay, l.delay(int(res[0]))), nil
 }
 
 // delay is auth.Limiter's: 1s after DelayAfter, doubling, capped.
@@ -195,18 +208,20 @@ func ticketID() string {
 	return hex.EncodeToString(b)
 }
 
-// ticket is one check admitted through Redis. When Redis fails at its
-// end, a failure is counted in the fallback instead (the slot in Redis
-// lapses by itself).
+// ticket is one check admitted through Redis and, as every check, in
+// Local. Both are resolved alike; when Redis fails at the end, Local's
+// count stands (the slot in Redis lapses by itself).
 type ticket struct {
-	l    *Limiter
-	ip   netip.Addr
-	id   string
-	once sync.Once
+	l     *Limiter
+	ip    netip.Addr
+	id    string
+	local auth.Ticket
+	once  sync.Once
 }
 
 func (t *ticket) Success() {
 	t.once.Do(func() {
+		t.local.Success()
 		_ = t.l.R.run(func(ctx context.Context) error {
 			return successScript.Run(ctx, t.l.R.c, t.l.keys(t.ip), t.l.nowMS(), t.id).Err()
 		})
@@ -215,6 +230,7 @@ func (t *ticket) Success() {
 
 func (t *ticket) Failure() (blockedUntil time.Time) {
 	t.once.Do(func() {
+		blockedUntil = t.local.Failure()
 		var until int64
 		err := t.l.R.run(func(ctx context.Context) error {
 			var err error
@@ -222,16 +238,10 @@ func (t *ticket) Failure() (blockedUntil time.Time) {
 				t.l.Cfg.BlockAfter, t.id, t.l.Cfg.BlockFor.Milliseconds()).Int64()
 			return err
 		})
-		if err != nil {
-			if lt, _, err := t.l.Local.Reserve(t.ip); err == nil {
-				blockedUntil = lt.Failure()
-			} else if b, ok := err.(*auth.BlockedError); ok {
-				blockedUntil = b.Until
+		if err == nil && until > 0 {
+			if u := time.UnixMilli(until); u.After(blockedUntil) {
+				blockedUntil = u
 			}
-			return
-		}
-		if until > 0 {
-			blockedUntil = time.UnixMilli(until)
 		}
 	})
 	return blockedUntil
@@ -239,6 +249,7 @@ func (t *ticket) Failure() (blockedUntil time.Time) {
 
 func (t *ticket) Release() {
 	t.once.Do(func() {
+		t.local.Release()
 		_ = t.l.R.run(func(ctx context.Context) error {
 			return t.l.R.c.ZRem(ctx, t.l.keys(t.ip)[1], t.id).Err()
 		})

@@ -89,6 +89,44 @@ func TestLimiterParallelAcrossReplicas(t *testing.T) {
 	}
 }
 
+// Redis lost in the middle of a burst: the checks this replica admitted
+// through Redis still hold their slots in the fallback, so the replica
+// never checks more than block_after passwords (on the old code the
+// fallback started from zero: 3 through Redis + 4 more).
+func TestLimiterFallbackMidBurst(t *testing.T) {
+	srv := e2etest.StartRedis(t)
+	l := NewLimiter(open(t, srv.URL()), auth.LimiterConfig{BlockAfter: 4, DelayAfter: 100})
+	ip := netip.MustParseAddr("192.0.2.9")
+	var held []auth.Ticket
+	for i := range 3 {
+		tk, _, err := l.Reserve(ip)
+		if err != nil {
+			t.Fatalf("check %d refused: %v", i+1, err)
+		}
+		held = append(held, tk)
+	}
+	srv.Stop(t)
+	admitted := 0
+	for range 6 {
+		if tk, _, err := l.Reserve(ip); err == nil {
+			admitted++
+			held = append(held, tk)
+		}
+	}
+	if l.R.Up() {
+		t.Fatal("redis still up after it stopped: the test did not reach the fallback")
+	}
+	if admitted != 1 {
+		t.Fatalf("%d checks admitted after redis went away with 3 in flight, want 1 (block_after 4)", admitted)
+	}
+	for _, tk := range held {
+		tk.Failure()
+	}
+	if l.Blocked(ip).IsZero() {
+		t.Fatal("not blocked after block_after failures counted while redis was down")
+	}
+}
+
 // Redis gone: answers come from this process within the timeout, the outage
 // is counted once; Redis back: shared again, by itself.
 func TestFallbackAndRecovery(t *testing.T) {
