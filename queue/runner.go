@@ -33,6 +33,7 @@ type Queue struct {
 	opts    Options
 	log     *slog.Logger
 	dirLock *os.File
+	dirSync *dirSyncer // group commit of the directory fsyncs
 
 	mu        sync.Mutex
 	items     map[string]*item
@@ -118,6 +119,7 @@ func Open(opts Options) (*Queue, error) {
 		counts:    map[string]uint64{},
 		dsns:      map[string]uint64{},
 		wake:      make(chan struct{}, 1),
+		dirSync:   &dirSyncer{dir: opts.Dir},
 	}
 	if err := q.recover(); err != nil {
 		lf.Close()
@@ -551,7 +553,7 @@ func (q *Queue) deliver(f *os.File, m *msgFile) (next time.Time, gone bool) {
 		}
 	}
 	env.NextAttempt = next
-	if err := writeState(q.opts.Dir, env); err != nil {
+	if err := writeStateSync(q.opts.Dir, env, q.dirSync.sync); err != nil {
 		log.Error("queue cannot write the message state; recipients already delivered may be delivered again", "err", err)
 	}
 	log.Info("queue delivery deferred", "attempts", env.Attempts, "next_attempt", next.UTC().Format(time.RFC3339), "pending", len(pending(env)), "last_error", env.LastError)
@@ -682,7 +684,7 @@ func firstNonEmpty(s ...string) string {
 }
 
 func (q *Queue) remove(id string, log *slog.Logger) bool {
-	if err := removeMessage(q.opts.Dir, id); err != nil {
+	if err := removeMessageSync(q.opts.Dir, id, q.dirSync.sync); err != nil {
 		log.Error("queue cannot remove a finished message; it may be delivered again", "err", err)
 	}
 	return true

@@ -234,6 +234,12 @@ func loadState(dir string, env *Envelope) error {
 // fsynced, renamed over the old one, the directory fsynced. A crash
 // leaves the old state or the new one, never a mix.
 func writeState(dir string, env *Envelope) error {
+	return writeStateSync(dir, env, func() error { return syncDir(dir) })
+}
+
+// writeStateSync is writeState with the directory fsync done by
+// syncDirFn (the runner's group commit).
+func writeStateSync(dir string, env *Envelope, syncDirFn func() error) error {
 	js, err := json.Marshal(stateOf(env))
 	if err != nil {
 		return err
@@ -256,7 +262,7 @@ func writeState(dir string, env *Envelope) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(dir)
+	return syncDirFn()
 }
 
 // syncDir fsyncs a directory so that renames and removals in it are
@@ -309,6 +315,12 @@ func parseOpen(dir, id string, f *os.File) (*msgFile, error) {
 // removeMessage removes a message's files: the message first (the
 // commit point), then its state; then the directory is fsynced.
 func removeMessage(dir, id string) error {
+	return removeMessageSync(dir, id, func() error { return syncDir(dir) })
+}
+
+// removeMessageSync is removeMessage with the directory fsync done by
+// syncDirFn (the runner's group commit).
+func removeMessageSync(dir, id string, syncDirFn func() error) error {
 	err := os.Remove(filepath.Join(dir, id+msgExt))
 	if errors.Is(err, os.ErrNotExist) {
 		err = nil
@@ -319,7 +331,7 @@ func removeMessage(dir, id string) error {
 	if err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return syncDirFn()
 }
 
 // messageIDs lists the ids of the committed messages in dir, sorted
