@@ -40,6 +40,8 @@ type Queue struct {
 	bytes     int64 // committed message bytes
 	reserved  int64 // bytes written by Writers not yet committed
 	busyRoute map[string]int
+	sched     schedule           // idle messages by next attempt
+	ready     map[string][]*item // due messages waiting for a free slot of their route, oldest first
 	counts    map[string]uint64 // deliveries by outcome
 	dsns      map[string]uint64 // DSNs by action
 	started   bool
@@ -60,7 +62,9 @@ type item struct {
 	size    int64
 	arrival time.Time
 	next    time.Time
-	busy    bool
+	busy    bool // an attempt is running
+	index   int  // position in Queue.sched; -1: not there
+	waiting bool // in Queue.ready
 }
 
 // Open creates opts.Dir (0700) if missing, locks it for this process,
@@ -116,6 +120,7 @@ func Open(opts Options) (*Queue, error) {
 		dirLock:   lf,
 		items:     map[string]*item{},
 		busyRoute: map[string]int{},
+		ready:     map[string][]*item{},
 		counts:    map[string]uint64{},
 		dsns:      map[string]uint64{},
 		wake:      make(chan struct{}, 1),
@@ -198,10 +203,13 @@ func (q *Queue) rescan() {
 		f.Close()
 		q.mu.Lock()
 		if it = q.items[id]; it == nil {
-			q.items[id] = &item{id: id, route: m.env.Route, size: m.size, arrival: m.env.Arrival, next: m.env.NextAttempt}
+			it = &item{id: id, route: m.env.Route, size: m.size, arrival: m.env.Arrival, next: m.env.NextAttempt}
+			q.items[id] = it
 			q.bytes += m.size
+			q.sched.push(it)
 		} else if !it.busy {
 			it.next = m.env.NextAttempt
+			q.sched.fix(it)
 		}
 		q.mu.Unlock()
 	}
@@ -210,6 +218,7 @@ func (q *Queue) rescan() {
 		if !present[id] && !it.busy {
 			delete(q.items, id)
 			q.bytes -= it.size
+			q.sched.remove(it) // if waiting in ready, dispatch drops it
 		}
 	}
 	q.mu.Unlock()
@@ -289,8 +298,10 @@ func (q *Queue) committed(env *Envelope, size int64) {
 	q.mu.Lock()
 	q.reserved -= size
 	if q.items[env.ID] == nil {
-		q.items[env.ID] = &item{id: env.ID, route: env.Route, size: size, arrival: env.Arrival}
+		it := &item{id: env.ID, route: env.Route, size: size, arrival: env.Arrival}
+		q.items[env.ID] = it
 		q.bytes += size
+		q.sched.push(it)
 	}
 	q.mu.Unlock()
 	q.kick()
@@ -372,7 +383,9 @@ func (q *Queue) run(ctx context.Context) {
 }
 
 // dispatch starts every due message whose route has a free slot and
-// returns the time until the next due message (0: none known).
+// returns the time until the next due message (0: none known). Its cost
+// does not grow with the backlog: idle messages wait in a heap ordered by
+// next attempt, due ones whose route is busy in a list per route.
 func (q *Queue) dispatch() time.Duration {
 	now := q.now()
 	q.mu.Lock()
@@ -380,26 +393,45 @@ func (q *Queue) dispatch() time.Duration {
 	if q.stopped {
 		return 0
 	}
-	var soonest time.Duration
-	for _, it := range q.items {
-		if it.busy {
-			continue
-		}
-		if d := it.next.Sub(now); d > 0 {
-			if soonest == 0 || d < soonest {
-				soonest = d
+	// Due messages that waited for a slot first, oldest first.
+	for route, list := range q.ready {
+		for len(list) > 0 && q.busyRoute[route] < q.opts.Concurrency {
+			it := list[0]
+			list[0] = nil
+			list = list[1:]
+			it.waiting = false
+			if q.items[it.id] == it && !it.busy { // not removed meanwhile
+				q.start(it)
 			}
-			continue
 		}
-		if q.busyRoute[it.route] >= q.opts.Concurrency {
-			continue
+		if len(list) == 0 {
+			delete(q.ready, route)
+		} else {
+			q.ready[route] = list
 		}
-		it.busy = true
-		q.busyRoute[it.route]++
-		q.inflight.Add(1)
-		go q.attempt(it)
 	}
-	return soonest
+	for len(q.sched) > 0 {
+		it := q.sched[0]
+		if d := it.next.Sub(now); d > 0 {
+			return d
+		}
+		q.sched.remove(it)
+		if q.busyRoute[it.route] >= q.opts.Concurrency {
+			it.waiting = true
+			q.ready[it.route] = append(q.ready[it.route], it)
+			continue
+		}
+		q.start(it)
+	}
+	return 0
+}
+
+// start runs an attempt of it; q.mu is held.
+func (q *Queue) start(it *item) {
+	it.busy = true
+	q.busyRoute[it.route]++
+	q.inflight.Add(1)
+	go q.attempt(it)
 }
 
 // backoff returns the delay after the n-th failed attempt: RetryMin
@@ -432,6 +464,7 @@ func (q *Queue) attempt(it *item) {
 			}
 		} else {
 			it.next = next
+			q.sched.push(it)
 		}
 		q.mu.Unlock()
 		q.inflight.Done()
