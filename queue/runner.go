@@ -42,8 +42,8 @@ type Queue struct {
 	busyRoute map[string]int
 	sched     schedule           // idle messages by next attempt
 	ready     map[string][]*item // due messages waiting for a free slot of their route, oldest first
-	counts    map[string]uint64 // deliveries by outcome
-	dsns      map[string]uint64 // DSNs by action
+	counts    map[string]uint64  // deliveries by outcome
+	dsns      map[string]uint64  // DSNs by action
 	started   bool
 	stopped   bool
 
