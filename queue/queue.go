@@ -40,6 +40,12 @@ type Options struct {
 	// MinFreeBytes is the free-space floor of the spool's file system:
 	// below it the queue reports ErrFull. 0: no floor.
 	MinFreeBytes int64
+	// MaxMessageBytes is the largest message that can arrive (limits.
+	// max_message_bytes): Space keeps that much headroom under MaxBytes
+	// and over MinFreeBytes (and over a full file system), so that MAIL
+	// is refused and /readyz unready before a message being written can
+	// run out of room. 0: no headroom.
+	MaxMessageBytes int64
 
 	// Concurrency is the number of deliveries in flight per route
 	// (default 10).

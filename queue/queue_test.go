@@ -795,3 +795,42 @@ func TestDelivererPanicIsRetried(t *testing.T) {
 	q.kick()
 	waitUntil(t, "the retry", func() bool { return !inSpool(q.opts.Dir, id) })
 }
+
+// TestSpaceHeadroom: Space keeps room for the largest message that can
+// arrive, under MaxBytes and over the free-space floor, so that MAIL is
+// refused (and /readyz unready) before a write can fail for lack of room.
+func TestSpaceHeadroom(t *testing.T) {
+	n := int64(len(testMsg))
+	q, _ := testQueue(t, &fakeDeliverer{}, func(o *Options) { o.MaxBytes = 10 * n; o.MaxMessageBytes = 3 * n })
+	env := Envelope{From: "alice@example.org", To: rcpts("bob@example.com")}
+	for i := 0; i < 7; i++ {
+		spool(t, q, env, testMsg)
+	}
+	if err := q.Space(); err != nil {
+		t.Fatalf("Space with room for one more message of MaxMessageBytes: %v", err)
+	}
+	spool(t, q, env, testMsg) // 8 of 10: a message of 3 no longer fits
+	if err := q.Space(); !errors.Is(err, ErrFull) {
+		t.Fatalf("Space with %d bytes left under MaxBytes for messages of up to %d: %v, want ErrFull", 2*n, 3*n, err)
+	}
+
+	dir := t.TempDir()
+	free, err := freeBytes(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name          string
+		floor, maxMsg int64
+		full          bool
+	}{
+		{"floor and headroom fit", free / 4, free / 4, false},
+		{"headroom over the floor does not fit", free / 2, free * 3 / 4, true},
+		{"no floor, a message larger than the free space", 0, free + free/2, true},
+	} {
+		q, _ := testQueue(t, &fakeDeliverer{}, func(o *Options) { o.MinFreeBytes = c.floor; o.MaxMessageBytes = c.maxMsg })
+		if err := q.Space(); errors.Is(err, ErrFull) != c.full {
+			t.Errorf("%s (free %d, floor %d, max message %d): Space = %v, want full %v", c.name, free, c.floor, c.maxMsg, err, c.full)
+		}
+	}
+}

@@ -253,23 +253,26 @@ func (q *Queue) kick() {
 }
 
 // Space reports whether the spool takes another message: nil, or ErrFull
-// (MaxBytes reached, or the file system's free space under MinFreeBytes).
+// when the largest message that can arrive (MaxMessageBytes) would take
+// the spool over MaxBytes or the file system's free space under
+// MinFreeBytes (or under nothing: a full disk).
 func (q *Queue) Space() error {
+	room := q.opts.MaxMessageBytes
 	if q.opts.MaxBytes > 0 {
 		q.mu.Lock()
 		used := q.bytes + q.reserved
 		q.mu.Unlock()
-		if used >= q.opts.MaxBytes {
+		if used >= q.opts.MaxBytes || room > q.opts.MaxBytes-used {
 			return ErrFull
 		}
 	}
-	if q.opts.MinFreeBytes > 0 {
+	if q.opts.MinFreeBytes > 0 || room > 0 {
 		free, err := freeBytes(q.opts.Dir)
 		if err != nil {
 			q.log.Error("queue free-space check failed", "dir", q.opts.Dir, "err", err)
 			return ErrFull
 		}
-		if free < q.opts.MinFreeBytes {
+		if free < q.opts.MinFreeBytes || room > free-q.opts.MinFreeBytes {
 			return ErrFull
 		}
 	}
