@@ -13,6 +13,15 @@ import (
 // Options.MinFreeBytes. The session answers it with 452 4.3.1.
 var ErrFull = errors.New("queue: spool full")
 
+// ErrUnreachable marks (errors.Is) a Deliverer's error that says the
+// route's downstream could not be reached at all (connection refused or
+// lost before it answered the transaction), rather than anything about
+// this message. The runner then holds the whole route: its other due
+// messages wait, without attempts, until the hold ends (RetryMin doubling
+// per consecutive failed hold, up to RetryMax) or an admin command wakes
+// the runner, instead of each being tried and rescheduled on its own.
+var ErrUnreachable = errors.New("downstream unreachable")
+
 // ErrNotFound is returned by Show, Flush and Delete for an id that is not
 // (or no longer) in the spool.
 var ErrNotFound = errors.New("queue: no such message")

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -832,5 +833,43 @@ func TestSpaceHeadroom(t *testing.T) {
 		if err := q.Space(); errors.Is(err, ErrFull) != c.full {
 			t.Errorf("%s (free %d, floor %d, max message %d): Space = %v, want full %v", c.name, free, c.floor, c.maxMsg, err, c.full)
 		}
+	}
+}
+
+// TestRouteHeldWhileUnreachable: when the downstream of a route cannot be
+// reached (ErrUnreachable), the other due messages of that route wait
+// for the hold instead of each being tried (a connection attempt and a
+// state write per message per retry); another route goes on; once the
+// hold ends they are delivered.
+func TestRouteHeldWhileUnreachable(t *testing.T) {
+	var mu sync.Mutex
+	down := true
+	d := &fakeDeliverer{fn: func(env *Envelope, _ []byte) ([]Result, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if down && env.Route == "legacy" {
+			return nil, fmt.Errorf("%w: dial tcp 10.0.0.5:25: connect: connection refused", ErrUnreachable)
+		}
+		return all(env, 250, "2.0.0", "ok"), nil
+	}}
+	q, clk := testQueue(t, d, func(o *Options) { o.Concurrency = 2 })
+	for i := 0; i < 20; i++ {
+		spool(t, q, Envelope{From: "a@example.org", To: rcpts("b@example.com"), Route: "legacy"}, testMsg)
+	}
+	q.Start()
+	waitUntil(t, "the first attempts", func() bool { return len(d.callsFrom("a@example.org")) >= 2 })
+	other := spool(t, q, Envelope{From: "c@example.org", To: rcpts("d@example.com"), Route: "other"}, testMsg)
+	waitUntil(t, "the other route delivered", func() bool { return !inSpool(q.opts.Dir, other) })
+	time.Sleep(300 * time.Millisecond) // the runner had every chance to try the rest
+	if n := len(d.callsFrom("a@example.org")); n != 2 {
+		t.Fatalf("%d attempts on the unreachable route before its hold ended, want 2 (its concurrency)", n)
+	}
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	clk.Add(2 * time.Minute) // past the hold (RetryMin 1m ±25%) and the two messages' retry
+	waitUntil(t, "all delivered", func() bool { return q.Stats().Messages == 0 })
+	if n := len(d.callsFrom("a@example.org")); n != 22 {
+		t.Errorf("%d attempts in all, want 22 (2 failed, then 20 delivered)", n)
 	}
 }

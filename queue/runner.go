@@ -40,10 +40,11 @@ type Queue struct {
 	bytes     int64 // committed message bytes
 	reserved  int64 // bytes written by Writers not yet committed
 	busyRoute map[string]int
-	sched     schedule           // idle messages by next attempt
-	ready     map[string][]*item // due messages waiting for a free slot of their route, oldest first
-	counts    map[string]uint64  // deliveries by outcome
-	dsns      map[string]uint64  // DSNs by action
+	sched     schedule              // idle messages by next attempt
+	ready     map[string][]*item    // due messages waiting for a free slot of their route, oldest first
+	holds     map[string]*routeHold // routes whose downstream was unreachable
+	counts    map[string]uint64     // deliveries by outcome
+	dsns      map[string]uint64     // DSNs by action
 	started   bool
 	stopped   bool
 
@@ -53,6 +54,13 @@ type Queue struct {
 	deliverCtx    context.Context
 	deliverCancel context.CancelFunc
 	inflight      sync.WaitGroup
+}
+
+// routeHold keeps the due messages of a route whose downstream could not
+// be reached waiting until until (ErrUnreachable).
+type routeHold struct {
+	until time.Time
+	fails int // consecutive holds: the hold is backoff(fails)
 }
 
 // item is the runner's view of one message.
@@ -121,6 +129,7 @@ func Open(opts Options) (*Queue, error) {
 		items:     map[string]*item{},
 		busyRoute: map[string]int{},
 		ready:     map[string][]*item{},
+		holds:     map[string]*routeHold{},
 		counts:    map[string]uint64{},
 		dsns:      map[string]uint64{},
 		wake:      make(chan struct{}, 1),
@@ -214,6 +223,7 @@ func (q *Queue) rescan() {
 		q.mu.Unlock()
 	}
 	q.mu.Lock()
+	clear(q.holds) // an admin command (flush): try the routes now
 	for id, it := range q.items {
 		if !present[id] && !it.busy {
 			delete(q.items, id)
@@ -396,9 +406,24 @@ func (q *Queue) dispatch() time.Duration {
 	if q.stopped {
 		return 0
 	}
+	var soonest time.Duration // of the holds
+	held := func(route string) bool {
+		h := q.holds[route]
+		if h == nil {
+			return false
+		}
+		d := h.until.Sub(now)
+		if d <= 0 {
+			return false
+		}
+		if soonest == 0 || d < soonest {
+			soonest = d
+		}
+		return true
+	}
 	// Due messages that waited for a slot first, oldest first.
 	for route, list := range q.ready {
-		for len(list) > 0 && q.busyRoute[route] < q.opts.Concurrency {
+		for len(list) > 0 && q.busyRoute[route] < q.opts.Concurrency && !held(route) {
 			it := list[0]
 			list[0] = nil
 			list = list[1:]
@@ -416,17 +441,50 @@ func (q *Queue) dispatch() time.Duration {
 	for len(q.sched) > 0 {
 		it := q.sched[0]
 		if d := it.next.Sub(now); d > 0 {
-			return d
+			if soonest == 0 || d < soonest {
+				soonest = d
+			}
+			return soonest
 		}
 		q.sched.remove(it)
-		if q.busyRoute[it.route] >= q.opts.Concurrency {
+		if q.busyRoute[it.route] >= q.opts.Concurrency || held(it.route) {
 			it.waiting = true
 			q.ready[it.route] = append(q.ready[it.route], it)
 			continue
 		}
 		q.start(it)
 	}
-	return 0
+	return soonest
+}
+
+// routeDown holds route after an attempt found its downstream
+// unreachable: its other due messages wait instead of each failing on
+// its own. Attempts already in flight that fail the same way do not
+// extend the hold.
+func (q *Queue) routeDown(route string, err error, log *slog.Logger) {
+	now := q.now()
+	q.mu.Lock()
+	h := q.holds[route]
+	if h == nil {
+		h = &routeHold{}
+		q.holds[route] = h
+	}
+	if now.Before(h.until) {
+		q.mu.Unlock()
+		return
+	}
+	h.fails++
+	h.until = now.Add(q.backoff(h.fails))
+	until, fails := h.until, h.fails
+	q.mu.Unlock()
+	log.Warn("queue route held: the downstream is unreachable; its messages wait", "until", until.UTC().Format(time.RFC3339), "holds", fails, "err", oneLine(err.Error()))
+}
+
+// routeUp ends route's hold after an attempt reached the downstream.
+func (q *Queue) routeUp(route string) {
+	q.mu.Lock()
+	delete(q.holds, route)
+	q.mu.Unlock()
 }
 
 // start runs an attempt of it; q.mu is held.
@@ -609,8 +667,12 @@ func (q *Queue) try(f *os.File, m *msgFile, log *slog.Logger) (outcome string, e
 	if err != nil {
 		env.LastError = oneLine(err.Error())
 		log.Info("queue delivery failed", "attempts", env.Attempts+1, "err", env.LastError)
+		if errors.Is(err, ErrUnreachable) {
+			q.routeDown(env.Route, err, log)
+		}
 		return "deferred", nil
 	}
+	q.routeUp(env.Route)
 	p := pending(env)
 	used := make([]bool, len(env.To))
 	var delivered, failed, deferred int
