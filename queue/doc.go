@@ -56,7 +56,10 @@
 //     the removal of a finished message) reached the disk: on restart the
 //     recipients the downstream took are still pending and get the
 //     message again. The window is one Deliver's return plus one
-//     write+fsync+rename+fsync, a few milliseconds;
+//     write+fsync+rename+fsync (a removal: unlink+unlink+fsync), where
+//     the directory fsync is the group commit's and may first wait for
+//     one already running: a few milliseconds (two directory fsyncs,
+//     about 1.5 ms each on the benchmark's disk, at worst);
 //   - after a DSN was committed and before the original's state update:
 //     the DSN is sent again (DSNs are spooled first, so one is never lost
 //     to a crash);

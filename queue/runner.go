@@ -532,7 +532,7 @@ func (q *Queue) attempt(it *item) {
 		q.kick()
 	}()
 	dir := q.opts.Dir
-	f, err := os.Open(filepath.Join(dir, it.id+msgExt))
+	f, err := openFile(filepath.Join(dir, it.id+msgExt), os.O_RDONLY, 0)
 	if err != nil {
 		gone = errors.Is(err, os.ErrNotExist)
 		if !gone {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -268,7 +269,7 @@ func writeStateSync(dir string, env *Envelope, syncDirFn func() error) error {
 // syncDir fsyncs a directory so that renames and removals in it are
 // durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
+	d, err := openFile(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -325,7 +326,9 @@ func removeMessageSync(dir, id string, syncDirFn func() error) error {
 	if errors.Is(err, os.ErrNotExist) {
 		err = nil
 	}
-	if serr := os.Remove(filepath.Join(dir, id+stateExt)); serr != nil && !errors.Is(serr, os.ErrNotExist) && err == nil {
+	// Most messages never had a state file: unlink alone (os.Remove
+	// would try rmdir and stat after it as well).
+	if serr := syscall.Unlink(filepath.Join(dir, id+stateExt)); serr != nil && !errors.Is(serr, os.ErrNotExist) && err == nil {
 		err = serr
 	}
 	if err != nil {

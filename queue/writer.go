@@ -60,7 +60,7 @@ func (q *Queue) create(env Envelope, capped bool) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(q.opts.Dir, tmpDir, env.ID+msgExt), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := openFile(filepath.Join(q.opts.Dir, tmpDir, env.ID+msgExt), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
