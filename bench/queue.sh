@@ -36,7 +36,12 @@ GW_QDOWN=127.0.0.1:$(port 42)
 MET_PROXY=127.0.0.1:$(port 43)
 MET_QUEUE=127.0.0.1:$(port 44)
 MET_QDOWN=127.0.0.1:$(port 45)
-GATE=127.0.0.1:$(port 46)
+# The gate's port must lie below the ephemeral range: while it is down,
+# a client's connect to a port in that range can pick the same port as
+# its own source and connect to itself (TCP simultaneous open), which
+# then holds the port and the gate cannot listen there again.
+lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+GATE=127.0.0.1:$((lo > 12000 ? 10000 + RANDOM % 2000 : 1024 + RANDOM % (lo > 2048 ? lo - 1024 : 1)))
 
 # queue_gateway name listen metrics mode downstream -> sets GWPID
 queue_gateway() {
