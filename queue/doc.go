@@ -78,8 +78,10 @@
 // Deliverer's error is ErrUnreachable: not reached, or the connection lost
 // before it answered), the route is held: its other due messages wait,
 // without an attempt or a state write each, for RetryMin (doubling per
-// consecutive hold up to RetryMax, with jitter) or until dir/wake; then
-// they go again. Logged once per hold ("queue route held").
+// consecutive hold up to RetryMax, with jitter), until dir/wake, or until
+// a session reaches the downstream (Reachable: its real-time RCPT check
+// was answered); then they go again. Logged once per hold ("queue route
+// held").
 // After a failed attempt (Deliver's error, or a 4xx for some recipient)
 // the next one is RetryMin doubled per attempt up to RetryMax, times a
 // random factor in [0.75, 1.25), but never later than the delay warning

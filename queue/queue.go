@@ -18,8 +18,9 @@ var ErrFull = errors.New("queue: spool full")
 // lost before it answered the transaction), rather than anything about
 // this message. The runner then holds the whole route: its other due
 // messages wait, without attempts, until the hold ends (RetryMin doubling
-// per consecutive failed hold, up to RetryMax) or an admin command wakes
-// the runner, instead of each being tried and rescheduled on its own.
+// per consecutive failed hold, up to RetryMax), an admin command wakes
+// the runner or a session reaches the downstream (Queue.Reachable),
+// instead of each being tried and rescheduled on its own.
 var ErrUnreachable = errors.New("downstream unreachable")
 
 // ErrNotFound is returned by Show, Flush and Delete for an id that is not

@@ -839,8 +839,9 @@ func TestSpaceHeadroom(t *testing.T) {
 // TestRouteHeldWhileUnreachable: when the downstream of a route cannot be
 // reached (ErrUnreachable), the other due messages of that route wait
 // for the hold instead of each being tried (a connection attempt and a
-// state write per message per retry); another route goes on; once the
-// hold ends they are delivered.
+// state write per message per retry); another route goes on; when a
+// session reaches the downstream (Reachable) the waiting ones go at once,
+// and the two that failed at their own next attempt.
 func TestRouteHeldWhileUnreachable(t *testing.T) {
 	var mu sync.Mutex
 	down := true
@@ -867,7 +868,9 @@ func TestRouteHeldWhileUnreachable(t *testing.T) {
 	mu.Lock()
 	down = false
 	mu.Unlock()
-	clk.Add(2 * time.Minute) // past the hold (RetryMin 1m ±25%) and the two messages' retry
+	q.Reachable("legacy") // the clock stands still: only this ends the hold
+	waitUntil(t, "the 18 that waited delivered", func() bool { return q.Stats().Messages == 2 })
+	clk.Add(2 * time.Minute) // the two messages' own retry (RetryMin 1m ±25%)
 	waitUntil(t, "all delivered", func() bool { return q.Stats().Messages == 0 })
 	if n := len(d.callsFrom("a@example.org")); n != 22 {
 		t.Errorf("%d attempts in all, want 22 (2 failed, then 20 delivered)", n)

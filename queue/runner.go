@@ -480,6 +480,20 @@ func (q *Queue) routeDown(route string, err error, log *slog.Logger) {
 	log.Warn("queue route held: the downstream is unreachable; its messages wait", "until", until.UTC().Format(time.RFC3339), "holds", fails, "err", oneLine(err.Error()))
 }
 
+// Reachable tells the runner that route's downstream answered just now
+// (a session checked its recipients against it in real time): a hold on
+// the route ends, and its waiting messages go at once instead of at the
+// end of the hold (which grows to RetryMax over a long outage).
+func (q *Queue) Reachable(route string) {
+	q.mu.Lock()
+	_, held := q.holds[route]
+	delete(q.holds, route)
+	q.mu.Unlock()
+	if held {
+		q.kick()
+	}
+}
+
 // routeUp ends route's hold after an attempt reached the downstream.
 func (q *Queue) routeUp(route string) {
 	q.mu.Lock()
