@@ -26,6 +26,9 @@ const (
 type Spool interface {
 	Space() error
 	Create(env queue.Envelope) (*queue.Writer, error)
+	// Reachable says that the route's downstream answered a session
+	// (ending the runner's hold on it).
+	Reachable(route string)
 }
 
 var _ Spool = (*queue.Queue)(nil)
@@ -146,6 +149,11 @@ func (s *Session) envelope(tx *transaction) queue.Envelope {
 // (the spool file removed), any other failure before the downstream's
 // final 250 commits the spool file and the client hears 250.
 func (s *Session) dataSpooled(tx *transaction, in *endWatch, body *counter) error {
+	if !tx.spool && tx.target != nil {
+		// The downstream answered every RCPT just now: the runner need
+		// not wait out a hold on it.
+		s.env.Spool.Reachable(tx.target.Name())
+	}
 	w, err := s.env.Spool.Create(s.envelope(tx))
 	if err != nil {
 		return s.spoolError(tx, err)

@@ -360,6 +360,8 @@ run_latency() { # config addr rep
 }
 
 # ---------------------------------------------------------------- main
+# bench/queue.sh sources this file for its functions only.
+if [[ ${BENCH_LIB:-0} == 1 ]]; then return 0; fi
 install_deps
 raise_fds
 command -v "$GO" >/dev/null || die "go not found (set GO=)"

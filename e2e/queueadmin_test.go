@@ -51,7 +51,8 @@ func TestQueueAdminWhileRunning(t *testing.T) {
 	cfg := e.gw.ConfigPath()
 	var list []map[string]any
 	for end := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		// wait until the runner tried each once (attempts 1, last error set)
+		// wait until the runner tried one (attempts 1, last error set):
+		// that failure holds the route, so the others wait untried
 		list = queueList(t, cfg)
 		tried := 0
 		for _, m := range list {
@@ -59,11 +60,11 @@ func TestQueueAdminWhileRunning(t *testing.T) {
 				tried++
 			}
 		}
-		if len(list) == 3 && tried == 3 {
+		if len(list) == 3 && tried >= 1 {
 			break
 		}
 		if time.Now().After(end) {
-			t.Fatalf("queue list after 3 spooled messages and a failed attempt each: %v", list)
+			t.Fatalf("queue list after 3 spooled messages and a failed attempt: %v", list)
 		}
 	}
 	for _, k := range []string{"id", "sender", "recipients", "size", "age", "attempts", "last_error"} {

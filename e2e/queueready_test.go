@@ -11,8 +11,10 @@ import (
 )
 
 // TestQueueReadyzAndFull: in queue mode /readyz stays ready while the
-// downstream is down (mail is spooled); a message that would take the
-// spool past queue.max_bytes gets 452 4.3.1; the metrics show the spool.
+// downstream is down (mail is spooled); once one more message of
+// limits.max_message_bytes would take the spool past queue.max_bytes, MAIL
+// gets 452 4.3.1 and /readyz turns unready (the headroom), and ready again
+// when the spool drained; the metrics show the spool.
 // A spool whose file system is under min_free_bytes makes /readyz
 // unready and MAIL get 452 4.3.1.
 func TestQueueReadyzAndFull(t *testing.T) {
@@ -44,8 +46,12 @@ func TestQueueReadyzAndFull(t *testing.T) {
 	waitStatus(200)
 	e.postfix.Stop(t)
 	body := strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstu\r\n", 120) // ~8 KB
-	accepted, refused := 0, ""
-	for i := 0; i < 4 && refused == ""; i++ {
+	if out, code := e.swaks(t, "--to", "fay@example.com", "--header", "Subject: fill-0", "--body", body); code != 0 {
+		t.Fatalf("first message with the downstream down: exit %d\n%s", code, out)
+	}
+	waitStatus(200) // the downstream's outage does not make the gateway unready
+	accepted, refused := 1, ""
+	for i := 1; i < 4 && refused == ""; i++ {
 		out, code := e.swaks(t, "--to", "fay@example.com", "--header", fmt.Sprintf("Subject: fill-%d", i), "--body", body)
 		if code == 0 {
 			accepted++
@@ -56,7 +62,12 @@ func TestQueueReadyzAndFull(t *testing.T) {
 	if accepted == 0 || !strings.Contains(refused, "452 4.3.1 ") {
 		t.Fatalf("filling a 20000-byte spool with 8 KB messages: %d accepted, then want 452 4.3.1:\n%s", accepted, refused)
 	}
-	waitStatus(200) // the downstream's outage does not make the gateway unready
+	// 2 × 8 KB spooled: less than max_message_bytes (10000) left under
+	// max_bytes, so MAIL is refused before a message could run out of room.
+	if accepted != 2 || strings.Contains(refused, "> DATA") {
+		t.Errorf("want 2 messages accepted and the third refused at MAIL (headroom of one max_message_bytes), got %d accepted:\n%s", accepted, refused)
+	}
+	waitStatus(503) // full: unready
 	if out, _ := e2etest.Curl(t, "-s", "http://"+met+"/metrics"); !strings.Contains(out, fmt.Sprintf("gateway_queue_messages %d", accepted)) {
 		t.Errorf("/metrics lacks gateway_queue_messages %d:\n%s", accepted, grepLines(out, "gateway_queue_"))
 	}

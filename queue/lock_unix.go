@@ -42,3 +42,23 @@ func freeBytes(dir string) (int64, error) {
 	}
 	return int64(st.Bavail) * int64(st.Bsize), nil
 }
+
+// openFile is os.OpenFile for the spool's regular files and directory
+// without the poller: os.OpenFile tries to register every file with
+// epoll (four fcntl and a failing epoll_ctl per open on Linux), which
+// regular files never need; os.NewFile on a blocking descriptor asks one
+// fcntl. The spool opens a few files per message.
+func openFile(path string, flag int, perm uint32) (*os.File, error) {
+	var fd int
+	var err error
+	for {
+		fd, err = syscall.Open(path, flag|syscall.O_CLOEXEC, perm)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}

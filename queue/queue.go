@@ -13,6 +13,16 @@ import (
 // Options.MinFreeBytes. The session answers it with 452 4.3.1.
 var ErrFull = errors.New("queue: spool full")
 
+// ErrUnreachable marks (errors.Is) a Deliverer's error that says the
+// route's downstream could not be reached at all (connection refused or
+// lost before it answered the transaction), rather than anything about
+// this message. The runner then holds the whole route: its other due
+// messages wait, without attempts, until the hold ends (RetryMin doubling
+// per consecutive failed hold, up to RetryMax), an admin command wakes
+// the runner or a session reaches the downstream (Queue.Reachable),
+// instead of each being tried and rescheduled on its own.
+var ErrUnreachable = errors.New("downstream unreachable")
+
 // ErrNotFound is returned by Show, Flush and Delete for an id that is not
 // (or no longer) in the spool.
 var ErrNotFound = errors.New("queue: no such message")
@@ -40,6 +50,12 @@ type Options struct {
 	// MinFreeBytes is the free-space floor of the spool's file system:
 	// below it the queue reports ErrFull. 0: no floor.
 	MinFreeBytes int64
+	// MaxMessageBytes is the largest message that can arrive (limits.
+	// max_message_bytes): Space keeps that much headroom under MaxBytes
+	// and over MinFreeBytes (and over a full file system), so that MAIL
+	// is refused and /readyz unready before a message being written can
+	// run out of room. 0: no headroom.
+	MaxMessageBytes int64
 
 	// Concurrency is the number of deliveries in flight per route
 	// (default 10).

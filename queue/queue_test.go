@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -794,4 +795,84 @@ func TestDelivererPanicIsRetried(t *testing.T) {
 	c.Add(2 * time.Minute)
 	q.kick()
 	waitUntil(t, "the retry", func() bool { return !inSpool(q.opts.Dir, id) })
+}
+
+// TestSpaceHeadroom: Space keeps room for the largest message that can
+// arrive, under MaxBytes and over the free-space floor, so that MAIL is
+// refused (and /readyz unready) before a write can fail for lack of room.
+func TestSpaceHeadroom(t *testing.T) {
+	n := int64(len(testMsg))
+	q, _ := testQueue(t, &fakeDeliverer{}, func(o *Options) { o.MaxBytes = 10 * n; o.MaxMessageBytes = 3 * n })
+	env := Envelope{From: "alice@example.org", To: rcpts("bob@example.com")}
+	for i := 0; i < 7; i++ {
+		spool(t, q, env, testMsg)
+	}
+	if err := q.Space(); err != nil {
+		t.Fatalf("Space with room for one more message of MaxMessageBytes: %v", err)
+	}
+	spool(t, q, env, testMsg) // 8 of 10: a message of 3 no longer fits
+	if err := q.Space(); !errors.Is(err, ErrFull) {
+		t.Fatalf("Space with %d bytes left under MaxBytes for messages of up to %d: %v, want ErrFull", 2*n, 3*n, err)
+	}
+
+	dir := t.TempDir()
+	free, err := freeBytes(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name          string
+		floor, maxMsg int64
+		full          bool
+	}{
+		{"floor and headroom fit", free / 4, free / 4, false},
+		{"headroom over the floor does not fit", free / 2, free * 3 / 4, true},
+		{"no floor, a message larger than the free space", 0, free + free/2, true},
+	} {
+		q, _ := testQueue(t, &fakeDeliverer{}, func(o *Options) { o.MinFreeBytes = c.floor; o.MaxMessageBytes = c.maxMsg })
+		if err := q.Space(); errors.Is(err, ErrFull) != c.full {
+			t.Errorf("%s (free %d, floor %d, max message %d): Space = %v, want full %v", c.name, free, c.floor, c.maxMsg, err, c.full)
+		}
+	}
+}
+
+// TestRouteHeldWhileUnreachable: when the downstream of a route cannot be
+// reached (ErrUnreachable), the other due messages of that route wait
+// for the hold instead of each being tried (a connection attempt and a
+// state write per message per retry); another route goes on; when a
+// session reaches the downstream (Reachable) the waiting ones go at once,
+// and the two that failed at their own next attempt.
+func TestRouteHeldWhileUnreachable(t *testing.T) {
+	var mu sync.Mutex
+	down := true
+	d := &fakeDeliverer{fn: func(env *Envelope, _ []byte) ([]Result, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if down && env.Route == "legacy" {
+			return nil, fmt.Errorf("%w: dial tcp 10.0.0.5:25: connect: connection refused", ErrUnreachable)
+		}
+		return all(env, 250, "2.0.0", "ok"), nil
+	}}
+	q, clk := testQueue(t, d, func(o *Options) { o.Concurrency = 2 })
+	for i := 0; i < 20; i++ {
+		spool(t, q, Envelope{From: "a@example.org", To: rcpts("b@example.com"), Route: "legacy"}, testMsg)
+	}
+	q.Start()
+	waitUntil(t, "the first attempts", func() bool { return len(d.callsFrom("a@example.org")) >= 2 })
+	other := spool(t, q, Envelope{From: "c@example.org", To: rcpts("d@example.com"), Route: "other"}, testMsg)
+	waitUntil(t, "the other route delivered", func() bool { return !inSpool(q.opts.Dir, other) })
+	time.Sleep(300 * time.Millisecond) // the runner had every chance to try the rest
+	if n := len(d.callsFrom("a@example.org")); n != 2 {
+		t.Fatalf("%d attempts on the unreachable route before its hold ended, want 2 (its concurrency)", n)
+	}
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	q.Reachable("legacy") // the clock stands still: only this ends the hold
+	waitUntil(t, "the 18 that waited delivered", func() bool { return q.Stats().Messages == 2 })
+	clk.Add(2 * time.Minute) // the two messages' own retry (RetryMin 1m ±25%)
+	waitUntil(t, "all delivered", func() bool { return q.Stats().Messages == 0 })
+	if n := len(d.callsFrom("a@example.org")); n != 22 {
+		t.Errorf("%d attempts in all, want 22 (2 failed, then 20 delivered)", n)
+	}
 }

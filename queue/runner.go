@@ -33,14 +33,18 @@ type Queue struct {
 	opts    Options
 	log     *slog.Logger
 	dirLock *os.File
+	dirSync *dirSyncer // group commit of the directory fsyncs
 
 	mu        sync.Mutex
 	items     map[string]*item
 	bytes     int64 // committed message bytes
 	reserved  int64 // bytes written by Writers not yet committed
 	busyRoute map[string]int
-	counts    map[string]uint64 // deliveries by outcome
-	dsns      map[string]uint64 // DSNs by action
+	sched     schedule              // idle messages by next attempt
+	ready     map[string][]*item    // due messages waiting for a free slot of their route, oldest first
+	holds     map[string]*routeHold // routes whose downstream was unreachable
+	counts    map[string]uint64     // deliveries by outcome
+	dsns      map[string]uint64     // DSNs by action
 	started   bool
 	stopped   bool
 
@@ -52,6 +56,13 @@ type Queue struct {
 	inflight      sync.WaitGroup
 }
 
+// routeHold keeps the due messages of a route whose downstream could not
+// be reached waiting until until (ErrUnreachable).
+type routeHold struct {
+	until time.Time
+	fails int // consecutive holds: the hold is backoff(fails)
+}
+
 // item is the runner's view of one message.
 type item struct {
 	id      string
@@ -59,7 +70,9 @@ type item struct {
 	size    int64
 	arrival time.Time
 	next    time.Time
-	busy    bool
+	busy    bool // an attempt is running
+	index   int  // position in Queue.sched; -1: not there
+	waiting bool // in Queue.ready
 }
 
 // Open creates opts.Dir (0700) if missing, locks it for this process,
@@ -115,9 +128,12 @@ func Open(opts Options) (*Queue, error) {
 		dirLock:   lf,
 		items:     map[string]*item{},
 		busyRoute: map[string]int{},
+		ready:     map[string][]*item{},
+		holds:     map[string]*routeHold{},
 		counts:    map[string]uint64{},
 		dsns:      map[string]uint64{},
 		wake:      make(chan struct{}, 1),
+		dirSync:   &dirSyncer{dir: opts.Dir},
 	}
 	if err := q.recover(); err != nil {
 		lf.Close()
@@ -196,18 +212,23 @@ func (q *Queue) rescan() {
 		f.Close()
 		q.mu.Lock()
 		if it = q.items[id]; it == nil {
-			q.items[id] = &item{id: id, route: m.env.Route, size: m.size, arrival: m.env.Arrival, next: m.env.NextAttempt}
+			it = &item{id: id, route: m.env.Route, size: m.size, arrival: m.env.Arrival, next: m.env.NextAttempt}
+			q.items[id] = it
 			q.bytes += m.size
+			q.sched.push(it)
 		} else if !it.busy {
 			it.next = m.env.NextAttempt
+			q.sched.fix(it)
 		}
 		q.mu.Unlock()
 	}
 	q.mu.Lock()
+	clear(q.holds) // an admin command (flush): try the routes now
 	for id, it := range q.items {
 		if !present[id] && !it.busy {
 			delete(q.items, id)
 			q.bytes -= it.size
+			q.sched.remove(it) // if waiting in ready, dispatch drops it
 		}
 	}
 	q.mu.Unlock()
@@ -242,23 +263,26 @@ func (q *Queue) kick() {
 }
 
 // Space reports whether the spool takes another message: nil, or ErrFull
-// (MaxBytes reached, or the file system's free space under MinFreeBytes).
+// when the largest message that can arrive (MaxMessageBytes) would take
+// the spool over MaxBytes or the file system's free space under
+// MinFreeBytes (or under nothing: a full disk).
 func (q *Queue) Space() error {
+	room := q.opts.MaxMessageBytes
 	if q.opts.MaxBytes > 0 {
 		q.mu.Lock()
 		used := q.bytes + q.reserved
 		q.mu.Unlock()
-		if used >= q.opts.MaxBytes {
+		if used >= q.opts.MaxBytes || room > q.opts.MaxBytes-used {
 			return ErrFull
 		}
 	}
-	if q.opts.MinFreeBytes > 0 {
+	if q.opts.MinFreeBytes > 0 || room > 0 {
 		free, err := freeBytes(q.opts.Dir)
 		if err != nil {
 			q.log.Error("queue free-space check failed", "dir", q.opts.Dir, "err", err)
 			return ErrFull
 		}
-		if free < q.opts.MinFreeBytes {
+		if free < q.opts.MinFreeBytes || room > free-q.opts.MinFreeBytes {
 			return ErrFull
 		}
 	}
@@ -287,8 +311,10 @@ func (q *Queue) committed(env *Envelope, size int64) {
 	q.mu.Lock()
 	q.reserved -= size
 	if q.items[env.ID] == nil {
-		q.items[env.ID] = &item{id: env.ID, route: env.Route, size: size, arrival: env.Arrival}
+		it := &item{id: env.ID, route: env.Route, size: size, arrival: env.Arrival}
+		q.items[env.ID] = it
 		q.bytes += size
+		q.sched.push(it)
 	}
 	q.mu.Unlock()
 	q.kick()
@@ -370,7 +396,9 @@ func (q *Queue) run(ctx context.Context) {
 }
 
 // dispatch starts every due message whose route has a free slot and
-// returns the time until the next due message (0: none known).
+// returns the time until the next due message (0: none known). Its cost
+// does not grow with the backlog: idle messages wait in a heap ordered by
+// next attempt, due ones whose route is busy in a list per route.
 func (q *Queue) dispatch() time.Duration {
 	now := q.now()
 	q.mu.Lock()
@@ -378,26 +406,107 @@ func (q *Queue) dispatch() time.Duration {
 	if q.stopped {
 		return 0
 	}
-	var soonest time.Duration
-	for _, it := range q.items {
-		if it.busy {
-			continue
+	var soonest time.Duration // of the holds
+	held := func(route string) bool {
+		h := q.holds[route]
+		if h == nil {
+			return false
 		}
+		d := h.until.Sub(now)
+		if d <= 0 {
+			return false
+		}
+		if soonest == 0 || d < soonest {
+			soonest = d
+		}
+		return true
+	}
+	// Due messages that waited for a slot first, oldest first.
+	for route, list := range q.ready {
+		for len(list) > 0 && q.busyRoute[route] < q.opts.Concurrency && !held(route) {
+			it := list[0]
+			list[0] = nil
+			list = list[1:]
+			it.waiting = false
+			if q.items[it.id] == it && !it.busy { // not removed meanwhile
+				q.start(it)
+			}
+		}
+		if len(list) == 0 {
+			delete(q.ready, route)
+		} else {
+			q.ready[route] = list
+		}
+	}
+	for len(q.sched) > 0 {
+		it := q.sched[0]
 		if d := it.next.Sub(now); d > 0 {
 			if soonest == 0 || d < soonest {
 				soonest = d
 			}
+			return soonest
+		}
+		q.sched.remove(it)
+		if q.busyRoute[it.route] >= q.opts.Concurrency || held(it.route) {
+			it.waiting = true
+			q.ready[it.route] = append(q.ready[it.route], it)
 			continue
 		}
-		if q.busyRoute[it.route] >= q.opts.Concurrency {
-			continue
-		}
-		it.busy = true
-		q.busyRoute[it.route]++
-		q.inflight.Add(1)
-		go q.attempt(it)
+		q.start(it)
 	}
 	return soonest
+}
+
+// routeDown holds route after an attempt found its downstream
+// unreachable: its other due messages wait instead of each failing on
+// its own. Attempts already in flight that fail the same way do not
+// extend the hold.
+func (q *Queue) routeDown(route string, err error, log *slog.Logger) {
+	now := q.now()
+	q.mu.Lock()
+	h := q.holds[route]
+	if h == nil {
+		h = &routeHold{}
+		q.holds[route] = h
+	}
+	if now.Before(h.until) {
+		q.mu.Unlock()
+		return
+	}
+	h.fails++
+	h.until = now.Add(q.backoff(h.fails))
+	until, fails := h.until, h.fails
+	q.mu.Unlock()
+	log.Warn("queue route held: the downstream is unreachable; its messages wait", "until", until.UTC().Format(time.RFC3339), "holds", fails, "err", oneLine(err.Error()))
+}
+
+// Reachable tells the runner that route's downstream answered just now
+// (a session checked its recipients against it in real time): a hold on
+// the route ends, and its waiting messages go at once instead of at the
+// end of the hold (which grows to RetryMax over a long outage).
+func (q *Queue) Reachable(route string) {
+	q.mu.Lock()
+	_, held := q.holds[route]
+	delete(q.holds, route)
+	q.mu.Unlock()
+	if held {
+		q.kick()
+	}
+}
+
+// routeUp ends route's hold after an attempt reached the downstream.
+func (q *Queue) routeUp(route string) {
+	q.mu.Lock()
+	delete(q.holds, route)
+	q.mu.Unlock()
+}
+
+// start runs an attempt of it; q.mu is held.
+func (q *Queue) start(it *item) {
+	it.busy = true
+	q.busyRoute[it.route]++
+	q.inflight.Add(1)
+	go q.attempt(it)
 }
 
 // backoff returns the delay after the n-th failed attempt: RetryMin
@@ -430,13 +539,14 @@ func (q *Queue) attempt(it *item) {
 			}
 		} else {
 			it.next = next
+			q.sched.push(it)
 		}
 		q.mu.Unlock()
 		q.inflight.Done()
 		q.kick()
 	}()
 	dir := q.opts.Dir
-	f, err := os.Open(filepath.Join(dir, it.id+msgExt))
+	f, err := openFile(filepath.Join(dir, it.id+msgExt), os.O_RDONLY, 0)
 	if err != nil {
 		gone = errors.Is(err, os.ErrNotExist)
 		if !gone {
@@ -551,7 +661,7 @@ func (q *Queue) deliver(f *os.File, m *msgFile) (next time.Time, gone bool) {
 		}
 	}
 	env.NextAttempt = next
-	if err := writeState(q.opts.Dir, env); err != nil {
+	if err := writeStateSync(q.opts.Dir, env, q.dirSync.sync); err != nil {
 		log.Error("queue cannot write the message state; recipients already delivered may be delivered again", "err", err)
 	}
 	log.Info("queue delivery deferred", "attempts", env.Attempts, "next_attempt", next.UTC().Format(time.RFC3339), "pending", len(pending(env)), "last_error", env.LastError)
@@ -571,8 +681,12 @@ func (q *Queue) try(f *os.File, m *msgFile, log *slog.Logger) (outcome string, e
 	if err != nil {
 		env.LastError = oneLine(err.Error())
 		log.Info("queue delivery failed", "attempts", env.Attempts+1, "err", env.LastError)
+		if errors.Is(err, ErrUnreachable) {
+			q.routeDown(env.Route, err, log)
+		}
 		return "deferred", nil
 	}
+	q.routeUp(env.Route)
 	p := pending(env)
 	used := make([]bool, len(env.To))
 	var delivered, failed, deferred int
@@ -682,7 +796,7 @@ func firstNonEmpty(s ...string) string {
 }
 
 func (q *Queue) remove(id string, log *slog.Logger) bool {
-	if err := removeMessage(q.opts.Dir, id); err != nil {
+	if err := removeMessageSync(q.opts.Dir, id, q.dirSync.sync); err != nil {
 		log.Error("queue cannot remove a finished message; it may be delivered again", "err", err)
 	}
 	return true

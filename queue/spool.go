@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -234,6 +235,12 @@ func loadState(dir string, env *Envelope) error {
 // fsynced, renamed over the old one, the directory fsynced. A crash
 // leaves the old state or the new one, never a mix.
 func writeState(dir string, env *Envelope) error {
+	return writeStateSync(dir, env, func() error { return syncDir(dir) })
+}
+
+// writeStateSync is writeState with the directory fsync done by
+// syncDirFn (the runner's group commit).
+func writeStateSync(dir string, env *Envelope, syncDirFn func() error) error {
 	js, err := json.Marshal(stateOf(env))
 	if err != nil {
 		return err
@@ -256,13 +263,13 @@ func writeState(dir string, env *Envelope) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(dir)
+	return syncDirFn()
 }
 
 // syncDir fsyncs a directory so that renames and removals in it are
 // durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
+	d, err := openFile(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -309,17 +316,25 @@ func parseOpen(dir, id string, f *os.File) (*msgFile, error) {
 // removeMessage removes a message's files: the message first (the
 // commit point), then its state; then the directory is fsynced.
 func removeMessage(dir, id string) error {
+	return removeMessageSync(dir, id, func() error { return syncDir(dir) })
+}
+
+// removeMessageSync is removeMessage with the directory fsync done by
+// syncDirFn (the runner's group commit).
+func removeMessageSync(dir, id string, syncDirFn func() error) error {
 	err := os.Remove(filepath.Join(dir, id+msgExt))
 	if errors.Is(err, os.ErrNotExist) {
 		err = nil
 	}
-	if serr := os.Remove(filepath.Join(dir, id+stateExt)); serr != nil && !errors.Is(serr, os.ErrNotExist) && err == nil {
+	// Most messages never had a state file: unlink alone (os.Remove
+	// would try rmdir and stat after it as well).
+	if serr := syscall.Unlink(filepath.Join(dir, id+stateExt)); serr != nil && !errors.Is(serr, os.ErrNotExist) && err == nil {
 		err = serr
 	}
 	if err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return syncDirFn()
 }
 
 // messageIDs lists the ids of the committed messages in dir, sorted

@@ -60,7 +60,7 @@ func (q *Queue) create(env Envelope, capped bool) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(q.opts.Dir, tmpDir, env.ID+msgExt), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := openFile(filepath.Join(q.opts.Dir, tmpDir, env.ID+msgExt), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
@@ -151,7 +151,7 @@ func (w *Writer) commit() error {
 	if err := os.Rename(filepath.Join(dir, tmpDir, w.env.ID+msgExt), filepath.Join(dir, w.env.ID+msgExt)); err != nil {
 		return err
 	}
-	if err := syncDir(dir); err != nil {
+	if err := w.q.dirSync.sync(); err != nil {
 		// The rename may or may not survive a crash: take it back so
 		// that the client, who will not hear 250, gets no copy either.
 		os.Remove(filepath.Join(dir, w.env.ID+msgExt))

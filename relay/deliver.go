@@ -55,7 +55,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env *queue.Envelope, body io.Re
 	}
 	tx, err := target.Begin(ctx, env.From, opts)
 	if err != nil {
-		return nil, err
+		return nil, unreachable(err)
 	}
 	defer tx.Abort()
 	var results []queue.Result
@@ -76,7 +76,9 @@ func (d *Deliverer) Deliver(ctx context.Context, env *queue.Envelope, body io.Re
 		case errors.As(err, &refusal):
 			results = append(results, result(rc.Addr, refusal.Reply))
 		default:
-			return results, err // connection lost: every pending recipient without a Result is retried
+			// Not reached, or the connection lost: every pending
+			// recipient without a Result is retried.
+			return results, unreachable(err)
 		}
 	}
 	if len(accepted) == 0 {
@@ -98,6 +100,22 @@ func (d *Deliverer) Deliver(ctx context.Context, env *queue.Envelope, body io.Re
 	}
 	return results, nil
 }
+
+// unreachable marks an error that is not the downstream's answer (it
+// could not be reached) for the queue, which then holds the route.
+func unreachable(err error) error {
+	var refusal *ReplyError
+	if errors.As(err, &refusal) {
+		return err
+	}
+	return unreachableError{err}
+}
+
+// unreachableError is err, text unchanged, that also is queue.ErrUnreachable.
+type unreachableError struct{ err error }
+
+func (e unreachableError) Error() string   { return e.err.Error() }
+func (e unreachableError) Unwrap() []error { return []error{queue.ErrUnreachable, e.err} }
 
 func result(rcpt string, r *reply.Reply) queue.Result {
 	res := queue.Result{Rcpt: rcpt, Code: r.Code, Text: r.Text}

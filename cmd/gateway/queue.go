@@ -10,8 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/BurntSushi/toml"
-
+	"github.com/smtpgateway/gateway/config"
 	"github.com/smtpgateway/gateway/queue"
 )
 
@@ -87,7 +86,8 @@ func queueCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 // spoolDir finds the spool: -dir, or [queue] dir of the configuration
-// file (read on its own: these commands need nothing else from it).
+// file, read through config.Load like serve reads it (the same defaults,
+// validation and errors: a file serve would refuse is refused here too).
 func spoolDir(path, dir string) (string, error) {
 	switch {
 	case dir != "" && path != "":
@@ -97,18 +97,14 @@ func spoolDir(path, dir string) (string, error) {
 	case path == "":
 		return "", errors.New("give -config FILE (its [queue] dir is the spool) or -dir DIR")
 	}
-	var f struct {
-		Queue struct {
-			Dir string `toml:"dir"`
-		} `toml:"queue"`
+	cfg, err := config.Load(path)
+	if err != nil {
+		return "", errors.New(config.MaskURLPasswords(err.Error()))
 	}
-	if _, err := toml.DecodeFile(path, &f); err != nil {
-		return "", err
+	if !cfg.Relay.QueueEnabled() {
+		return "", fmt.Errorf("%s: relay.mode is %q, which keeps no spool; the queue commands are for \"queue\" and \"hybrid\" mode (give -dir DIR for a spool left from one)", path, cfg.Relay.Mode)
 	}
-	if f.Queue.Dir == "" {
-		return "", fmt.Errorf("%s has no [queue] dir; give -dir", path)
-	}
-	return f.Queue.Dir, nil
+	return cfg.Queue.Dir, nil
 }
 
 func queueList(dir string, asJSON bool, stdout, stderr io.Writer) int {

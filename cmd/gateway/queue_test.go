@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/smtpgateway/gateway/config"
 	"github.com/smtpgateway/gateway/queue"
 )
 
@@ -40,7 +41,7 @@ func TestQueueCLI(t *testing.T) {
 	id1 := spoolOne(t, dir, queue.Envelope{From: "alice@example.org", To: []queue.Recipient{{Addr: "bob@example.com"}}})
 	id2 := spoolOne(t, dir, queue.Envelope{From: "", To: []queue.Recipient{{Addr: "carol@example.com"}}})
 	cfg := filepath.Join(t.TempDir(), "gateway.toml")
-	os.WriteFile(cfg, []byte("[queue]\ndir = \""+dir+"\"\n"), 0o600)
+	os.WriteFile(cfg, []byte(queueConfig("queue", dir)), 0o600)
 
 	runQ := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
@@ -102,5 +103,65 @@ func TestQueueCLI(t *testing.T) {
 		if code, _, _ := runQ(bad...); code != 2 {
 			t.Errorf("queue %v: exit %d, want 2", bad, code)
 		}
+	}
+}
+
+// queueConfig is a configuration serve accepts, in mode, with the spool
+// at dir.
+func queueConfig(mode, dir string) string {
+	return `hostname = "mx.example.net"
+local_domains = ["example.com"]
+[[listener]]
+name = "mx"
+address = "127.0.0.1:2525"
+kind = "mx"
+[relay]
+downstream = "smtp://127.0.0.1:25"
+mode = "` + mode + `"
+[queue]
+dir = "` + dir + `"
+`
+}
+
+// TestQueueCLIConfig: -config is read through config.Load, as serve reads
+// it: a file serve refuses is refused with the same errors (not half read
+// for its [queue] dir), and a proxy-mode file has no spool.
+func TestQueueCLIConfig(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	spoolOne(t, dir, queue.Envelope{From: "alice@example.org", To: []queue.Recipient{{Addr: "bob@example.com"}}})
+	write := func(text string) string {
+		p := filepath.Join(t.TempDir(), "gateway.toml")
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	runQ := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(append([]string{"queue"}, args...), strings.NewReader(""), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	if code, out, errs := runQ("list", "-config", write(queueConfig("hybrid", dir))); code != 0 || !strings.Contains(out, "1 message(s)") {
+		t.Errorf("list with a hybrid-mode file: exit %d\n%s%s", code, out, errs)
+	}
+	for _, c := range []struct{ name, file string }{
+		{"a bad retry_min", queueConfig("queue", dir) + "retry_min = \"1ms\"\n"},
+		{"an unknown key", queueConfig("queue", dir) + "max_bites = 5\n"},
+		{"no listener", "[relay]\ndownstream = \"smtp://127.0.0.1:25\"\nmode = \"queue\"\n[queue]\ndir = \"" + dir + "\"\n"},
+		{"a relative dir", queueConfig("queue", "spool")},
+	} {
+		path := write(c.file)
+		_, want := config.Load(path)
+		if want == nil {
+			t.Fatalf("%s: config.Load accepts it", c.name)
+		}
+		code, out, errs := runQ("list", "-config", path)
+		if code != 2 || !strings.Contains(errs, want.Error()) {
+			t.Errorf("list -config with %s: exit %d, stderr %q; want exit 2 and config.Load's error %q (stdout %q)", c.name, code, errs, want, out)
+		}
+	}
+	code, _, errs := runQ("list", "-config", write(queueConfig("proxy", dir)))
+	if code != 2 || !strings.Contains(errs, `relay.mode is "proxy"`) {
+		t.Errorf("list -config with a proxy-mode file: exit %d, stderr %q; want exit 2 and a word on the mode", code, errs)
 	}
 }

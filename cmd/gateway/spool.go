@@ -26,10 +26,13 @@ func (s *server) openSpool(cfg *config.Config) error {
 		DelayWarning: cfg.Queue.DelayWarningD(),
 		MaxBytes:     cfg.Queue.MaxBytes,
 		MinFreeBytes: cfg.Queue.MinFree(),
-		Concurrency:  cfg.Queue.Concurrency,
-		Hostname:     cfg.Hostname,
-		Deliver:      &relay.Deliverer{Router: func() *relay.Router { return s.env.Load().Router }},
-		Log:          s.log.With("component", "queue"),
+		// Headroom for the largest message that can arrive: MAIL gets
+		// 452 4.3.1 and /readyz turns unready before a write runs out of room.
+		MaxMessageBytes: cfg.Limits.MaxMessageBytes,
+		Concurrency:     cfg.Queue.Concurrency,
+		Hostname:        cfg.Hostname,
+		Deliver:         &relay.Deliverer{Router: func() *relay.Router { return s.env.Load().Router }},
+		Log:             s.log.With("component", "queue"),
 	})
 	if err != nil {
 		return fmt.Errorf("queue.dir: %w", err)

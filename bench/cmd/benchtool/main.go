@@ -38,6 +38,8 @@ func main() {
 		err = runMetrics(args)
 	case "report":
 		err = runReport(args)
+	case "gate":
+		err = runGate(args)
 	default:
 		usage()
 	}
@@ -48,6 +50,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchtool dns|latency|idle|cold|proc|sample|sink|metrics|report [flags]")
+	fmt.Fprintln(os.Stderr, "usage: benchtool dns|latency|idle|cold|proc|sample|sink|metrics|report|gate [flags]")
 	os.Exit(2)
 }

@@ -196,6 +196,7 @@ func runReport(args []string) error {
 		}
 		fmt.Printf("| %s | %.3f | %.3f | %s | %s |\n", g.first.keys["config"], g.median["p50_ms"], g.median["p99_ms"], added, ratio(g.median["p50_ms"], pfLat, "p50_ms"))
 	}
+	queueTable(order, groups)
 	return nil
 }
 
