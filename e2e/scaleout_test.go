@@ -11,7 +11,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"github.com/smtpgateway/gateway/internal/dnstest"
 	"github.com/smtpgateway/gateway/internal/e2etest"
@@ -296,6 +300,79 @@ func TestScaleOutRedisDown(t *testing.T) {
 	}
 	if n := s.checkedBy(ip); n[0]+n[1] != blockAfter || n[0] == 0 || n[1] == 0 {
 		t.Errorf("after recovery, passwords checked per replica %v, want %d in total over both", n, blockAfter)
+	}
+}
+
+// Shared downstream AUTH success cache ([state] cache_key_file): with
+// [auth] backend = "downstream" (a legacy server in the test that counts
+// the AUTH checks it sees), logins spread by HAProxy over both replicas
+// cost the legacy server one check in all, not one per replica; Redis
+// holds one entry, an HMAC under the key file's secret, with neither the
+// user name nor the password. Without cache_key_file each replica asks
+// the legacy server once.
+func TestScaleOutAuthCacheShared(t *testing.T) {
+	legacy := &legacyAuthServer{user: user, pass: password}
+	srv := smtp.NewServer(legacy)
+	srv.Domain = "legacy.example.com"
+	srv.AllowInsecureAuth = true // loopback lab server
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	keyFile := filepath.Join(t.TempDir(), "auth-cache-key")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("k3y", 16)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := setupScaleOut(t, fmt.Sprintf("cache_key_file = %q\n[auth]\nbackend = \"downstream\"\ndownstream = \"smtp://%s\"\ncache_ttl = \"5m\"\n",
+		keyFile, ln.Addr().String()))
+
+	const ip = "127.0.0.41"
+	// Sequential logins: HAProxy's leastconn takes turns between idle
+	// replicas; at most 6 tries for both to have served one.
+	var served [2]int
+	for i := 0; i < 6 && (served[0] == 0 || served[1] == 0); i++ {
+		if rep := s.authTry(t, ip, password); !strings.HasPrefix(rep.Raw, "235 ") {
+			t.Fatalf("login %d: %q, want 235", i+1, rep.Raw)
+		}
+		for j, g := range s.gws {
+			served[j] = countLines(g.Logs(), "msg=auth ", "client_ip="+ip+" ")
+		}
+	}
+	if served[0] == 0 || served[1] == 0 {
+		t.Fatalf("logins per replica %v: HAProxy did not spread them, nothing shown", served)
+	}
+	if n := legacy.attempts.Load(); n != 1 {
+		t.Errorf("logins per replica %v: the legacy server checked %d times, want 1 (the cache is not shared)", served, n)
+	}
+	// A wrong password is never answered from the cache.
+	if rep := s.authTry(t, ip, "wrong"); !strings.HasPrefix(rep.Raw, "535 ") {
+		t.Errorf("wrong password: %q, want 535", rep.Raw)
+	}
+	if n := legacy.attempts.Load(); n != 2 {
+		t.Errorf("after a wrong password the legacy server checked %d times, want 2", n)
+	}
+	out, err := exec.Command("redis-cli", "-u", s.redis.URL(), "--scan", "--pattern", "e2e:authok:*").CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --scan: %v\n%s", err, out)
+	}
+	keys := strings.Fields(string(out))
+	if len(keys) != 1 || !regexp.MustCompile(`^e2e:authok:[0-9a-f]{64}$`).MatchString(keys[0]) {
+		t.Errorf("cache entries in Redis %q, want one e2e:authok:<hex HMAC>", keys)
+	}
+	for _, k := range keys {
+		val, _ := exec.Command("redis-cli", "-u", s.redis.URL(), "GET", k).CombinedOutput()
+		ttl, _ := exec.Command("redis-cli", "-u", s.redis.URL(), "TTL", k).CombinedOutput()
+		if v := strings.TrimSpace(string(val)); v != "1" {
+			t.Errorf("Redis %s = %q, want \"1\" (nothing of the login)", k, v)
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(string(ttl))); err != nil || n <= 0 || n > 300 {
+			t.Errorf("Redis %s TTL %q, want at most cache_ttl 300s", k, ttl)
+		}
+	}
+	if strings.Contains(s.logs(), password) {
+		t.Error("a password reached a log")
 	}
 }
 
