@@ -376,6 +376,149 @@ func TestScaleOutAuthCacheShared(t *testing.T) {
 	}
 }
 
+// redisMonitor runs redis-cli MONITOR for the rest of the test and
+// counts the commands clients send (a script's own commands, shown as
+// "[0 lua]", are not round trips).
+type redisMonitor struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func startRedisMonitor(t *testing.T, r *e2etest.Redis) *redisMonitor {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	cmd := exec.CommandContext(ctx, "redis-cli", "-u", r.URL(), "MONITOR")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redis-cli MONITOR: %v", err)
+	}
+	m := &redisMonitor{}
+	ok := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "OK" {
+				close(ok)
+				continue
+			}
+			if strings.Contains(line, "[0 lua]") {
+				continue
+			}
+			m.mu.Lock()
+			m.lines = append(m.lines, line)
+			m.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = cmd.Wait()
+	})
+	select {
+	case <-ok:
+	case <-time.After(10 * time.Second):
+		t.Fatal("redis-cli MONITOR did not start within 10s")
+	}
+	return m
+}
+
+// since returns the client commands from line n on, once none has come
+// for 300ms (at most 5s).
+func (m *redisMonitor) since(n int) []string {
+	last, stable := -1, time.Now()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		m.mu.Lock()
+		k := len(m.lines)
+		m.mu.Unlock()
+		if k != last {
+			last, stable = k, time.Now()
+		} else if time.Since(stable) >= 300*time.Millisecond {
+			break
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.lines[n:]...)
+}
+
+func (m *redisMonitor) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.lines)
+}
+
+// commandNames is each MONITOR line's command, for the failure message.
+func commandNames(lines []string) []string {
+	var names []string
+	re := regexp.MustCompile(`\] "([a-zA-Z]+)"`)
+	for _, l := range lines {
+		if m := re.FindStringSubmatch(l); m != nil {
+			names = append(names, strings.ToLower(m[1]))
+		}
+	}
+	return names
+}
+
+// The Redis round trips [state] redis adds, counted by Redis itself (INFO
+// commandstats) for what docs/scale-out.md promises: one per connection
+// (connections_per_minute), one per MAIL (messages_per_minute), three per
+// AUTH (block check, reserve, result), nothing else.
+func TestScaleOutRedisRoundTrips(t *testing.T) {
+	s := setupScaleOut(t, "[limits]\nconnections_per_minute = 1000\nmessages_per_minute = 1000\n")
+	mail := func(ip string, msgs int) {
+		t.Helper()
+		r := e2etest.DialRaw(t, s.mx, ip)
+		defer r.Close()
+		r.Cmd(t, "EHLO "+clientHELO)
+		for i := range msgs {
+			if rep := r.Cmd(t, "MAIL FROM:<"+sender+">"); rep.Code != 250 {
+				t.Fatalf("MAIL %d: %q", i+1, rep.Raw)
+			}
+			r.Cmd(t, "RCPT TO:<bob@example.com>")
+			r.Cmd(t, "DATA")
+			if rep := r.Cmd(t, fmt.Sprintf("Subject: round trips %d\r\n\r\nbody\r\n.", i)); rep.Code != 250 {
+				t.Fatalf("message %d: %q", i+1, rep.Raw)
+			}
+		}
+		r.Cmd(t, "QUIT")
+	}
+	// Warm-up: every script loaded (a first EVALSHA is refused NOSCRIPT
+	// and followed by EVAL), on both replicas' connections.
+	for range 2 {
+		mail("127.0.0.71", 1)
+		s.authTry(t, "127.0.0.71", password)
+		s.authTry(t, "127.0.0.72", "wrong")
+	}
+	mon := startRedisMonitor(t, s.redis)
+	mon.since(0)
+
+	steps := []struct {
+		name string
+		do   func()
+		want int
+	}{
+		{"connection with one message", func() { mail("127.0.0.73", 1) }, 2},
+		{"connection with three messages", func() { mail("127.0.0.73", 3) }, 4},
+		{"connection with a good AUTH", func() { s.authTry(t, "127.0.0.74", password) }, 1 + 3},
+		{"connection with a wrong AUTH", func() { s.authTry(t, "127.0.0.75", "wrong") }, 1 + 3},
+	}
+	for _, st := range steps {
+		n := mon.len()
+		st.do()
+		got := commandNames(mon.since(n))
+		t.Logf("%s: %d round trips %v", st.name, len(got), got)
+		if len(got) != st.want {
+			t.Errorf("%s: %d Redis round trips %v, want %d", st.name, len(got), got, st.want)
+		}
+	}
+}
+
 // loadScript sends argv[3] messages through argv[1] from source address
 // argv[2] on 6 threads, each pausing argv[4] seconds between messages, one message per connection, each with a unique
 // Subject "load <i>"; a message that fails (any exception or refusal) is
