@@ -59,7 +59,13 @@ func setupScaleOut(t *testing.T, extra string, top ...string) *scaleOut {
 			mx: mx, dns: s.dns.Addr(), downstream: "smtp://" + s.postfix.Addr(), top: strings.Join(top, ""),
 			listeners: proxy + fmt.Sprintf("[[listener]]\nname = \"submission\"\naddress = %q\nkind = \"submission\"\n%s", sub, proxy),
 			extra: fmt.Sprintf("[[auth.user]]\nname = %q\npassword_hash = %q\naddresses = [%q]\n", user, hash, user) +
-				fmt.Sprintf("[metrics]\naddress = %q\n[state]\nredis = %q\nkey_prefix = \"e2e:\"\n", metrics, s.redis.URL()) + extra,
+				fmt.Sprintf("[metrics]\naddress = %q\n[state]\nredis = %q\nkey_prefix = \"e2e:\"\n", metrics, s.redis.URL()) +
+				// 1s, not the default 50ms: on a loaded CI machine (-race)
+				// a slow round trip would be a spurious outage (a fallback
+				// and a WARN) that every test here would see as a wrong
+				// count. A killed Redis refuses at once either way; the
+				// timeout itself: state.TestSlowRedisFallsBack.
+				"timeout = \"1s\"\n" + extra,
 		}
 		s.gws[i] = e2etest.StartGateway(t, o.toml(), mx, sub)
 		_, mport, _ := net.SplitHostPort(metrics)
