@@ -334,6 +334,7 @@ func TestScaleOutAuthCacheShared(t *testing.T) {
 	s := setupScaleOut(t, fmt.Sprintf("cache_key_file = %q\n[auth]\nbackend = \"downstream\"\ndownstream = \"smtp://%s\"\ncache_ttl = \"5m\"\n",
 		keyFile, ln.Addr().String()))
 
+	mon := startRedisMonitor(t, s.redis)
 	const ip = "127.0.0.41"
 	// Sequential logins: HAProxy's leastconn takes turns between idle
 	// replicas; at most 6 tries for both to have served one.
@@ -351,6 +352,16 @@ func TestScaleOutAuthCacheShared(t *testing.T) {
 	}
 	if n := legacy.attempts.Load(); n != 1 {
 		t.Errorf("logins per replica %v: the legacy server checked %d times, want 1 (the cache is not shared)", served, n)
+	}
+	// Round trips of the cache: one PTTL on each replica's first login
+	// (not in its memory yet), one SET for the one downstream success;
+	// later logins on a replica that has the entry cost none.
+	cmds := map[string]int{}
+	for _, c := range commandNames(mon.since(0)) {
+		cmds[c]++
+	}
+	if cmds["pttl"] != 2 || cmds["set"] != 1 {
+		t.Errorf("cache round trips %v, want pttl 2 (one per replica) and set 1", cmds)
 	}
 	// A wrong password is never answered from the cache.
 	if rep := s.authTry(t, ip, "wrong"); !strings.HasPrefix(rep.Raw, "535 ") {
