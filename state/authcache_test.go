@@ -3,8 +3,8 @@ package state
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -39,7 +39,7 @@ func TestAuthCacheShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 1 || keys[0] != "t:authok:"+hexSum(sum) {
+	if len(keys) != 1 || keys[0] != "t:authok:"+hex.EncodeToString(sum[:]) {
 		t.Fatalf("keys in Redis %q, want the one prefixed sum", keys)
 	}
 	if err := a.Store(other, 100*time.Millisecond); err != nil {
@@ -67,14 +67,4 @@ func TestAuthCacheShared(t *testing.T) {
 	if _, err := b.Seen(sum); !errors.Is(err, ErrDown) {
 		t.Fatalf("second Seen with Redis down = %v, want ErrDown (no round trip)", err)
 	}
-}
-
-func hexSum(s auth.CacheSum) string {
-	const digits = "0123456789abcdef"
-	var b strings.Builder
-	for _, c := range s {
-		b.WriteByte(digits[c>>4])
-		b.WriteByte(digits[c&15])
-	}
-	return b.String()
 }
