@@ -7,6 +7,8 @@
 //     optional users file) and its password hashes (bcrypt, argon2id),
 //   - the delegated Downstream verifier, which asks the legacy mail
 //     server behind the gateway whether a user name and password are good,
+//     and its cache of successes (HMAC sums only; shared by replicas
+//     through a SharedCache, which package state keeps in Redis),
 //   - the SASL server mechanisms PLAIN (RFC 4616) and LOGIN
 //     (draft-murchison-sasl-login), as github.com/emersion/go-sasl servers,
 //   - the brute-force Limiter, keyed by client address.

@@ -39,6 +39,14 @@ type DownstreamConfig struct {
 	CacheTTL time.Duration
 	// CacheMax bounds the cache (default DefaultDownstreamCacheMax).
 	CacheMax int
+	// CacheKey is the HMAC key of the cache entries, at least
+	// MinCacheKeyLen bytes; nil: a random key made at start, and the
+	// cache is this process's alone.
+	CacheKey []byte
+	// Shared, when set (with CacheKey, which every replica shares), is
+	// where a success is also remembered for the other replicas, and
+	// asked before a downstream login. nil: this process's cache only.
+	Shared SharedCache
 	// Dial opens the TCP connection; nil uses a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
@@ -74,6 +82,14 @@ func NewDownstream(cfg DownstreamConfig) (*Downstream, error) {
 	if cfg.CacheTTL < 0 || cfg.Timeout < 0 || cfg.CacheMax < 0 {
 		errs = append(errs, errors.New("auth: downstream timeout, cache TTL and cache size must not be negative"))
 	}
+	if cfg.CacheKey != nil && len(cfg.CacheKey) < MinCacheKeyLen {
+		errs = append(errs, fmt.Errorf("auth: downstream cache key has %d bytes, want at least %d", len(cfg.CacheKey), MinCacheKeyLen))
+	}
+	if cfg.Shared != nil && cfg.CacheKey == nil {
+		// A random key per process would make every replica's entries
+		// unreadable to the others.
+		errs = append(errs, errors.New("auth: a shared downstream cache needs a cache key every replica shares"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -98,7 +114,7 @@ func NewDownstream(cfg DownstreamConfig) (*Downstream, error) {
 	}
 	d := &Downstream{cfg: cfg}
 	if cfg.CacheTTL > 0 {
-		c, err := newSuccessCache(cfg.CacheTTL, cfg.CacheMax, time.Now)
+		c, err := newSuccessCache(cfg.CacheKey, cfg.CacheTTL, cfg.CacheMax, time.Now)
 		if err != nil {
 			return nil, err
 		}
@@ -111,13 +127,25 @@ func NewDownstream(cfg DownstreamConfig) (*Downstream, error) {
 // 235, an error wrapping ErrInvalidCredentials when the server refused the
 // credentials (535, or another 5xx that is not about the mechanism or
 // TLS), and a temporary error otherwise (4xx, network, timeout, no usable
-// mechanism). Only successes are cached.
+// mechanism). Only successes are cached: in this process, and in the
+// SharedCache when there is one (asked when this process has no entry; a
+// failing SharedCache only costs the downstream login).
 func (d *Downstream) Verify(ctx context.Context, username, password string) error {
 	if username == "" || password == "" {
 		return errEmptyPassword
 	}
-	if d.cache != nil && d.cache.hit(username, password) {
-		return nil
+	var sum CacheSum
+	if d.cache != nil {
+		sum = d.cache.sum(username, password)
+		if d.cache.hitSum(sum) {
+			return nil
+		}
+		if d.cfg.Shared != nil {
+			if left, err := d.cfg.Shared.Seen(sum); err == nil && left > 0 {
+				d.cache.addFor(sum, left)
+				return nil
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
@@ -125,7 +153,10 @@ func (d *Downstream) Verify(ctx context.Context, username, password string) erro
 		return err
 	}
 	if d.cache != nil {
-		d.cache.add(username, password)
+		d.cache.addFor(sum, d.cfg.CacheTTL)
+		if d.cfg.Shared != nil {
+			_ = d.cfg.Shared.Store(sum, d.cfg.CacheTTL) // the store logs and counts its failures
+		}
 	}
 	return nil
 }

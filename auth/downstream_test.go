@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -182,7 +183,7 @@ func TestDownstreamCache(t *testing.T) {
 
 func TestSuccessCacheBound(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
-	c, err := newSuccessCache(time.Minute, 2, clock.Now)
+	c, err := newSuccessCache(nil, time.Minute, 2, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,6 +417,140 @@ func TestNewDownstreamConfig(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// mapCache is a SharedCache in memory on the test's clock, standing in
+// for Redis (state.AuthCache) in unit tests.
+type mapCache struct {
+	clock *fakeClock
+	down  bool
+	m     map[CacheSum]time.Time
+}
+
+func (c *mapCache) Seen(sum CacheSum) (time.Duration, error) {
+	if c.down {
+		return 0, errors.New("store down")
+	}
+	if exp, ok := c.m[sum]; ok && c.clock.now.Before(exp) {
+		return exp.Sub(c.clock.now), nil
+	}
+	return 0, nil
+}
+
+func (c *mapCache) Store(sum CacheSum, ttl time.Duration) error {
+	if c.down {
+		return errors.New("store down")
+	}
+	c.m[sum] = c.clock.now.Add(ttl)
+	return nil
+}
+
+// TestDownstreamSharedCache: two Downstreams (two replicas) with a
+// shared store; the downstream server counts its sessions.
+func TestDownstreamSharedCache(t *testing.T) {
+	key := []byte(strings.Repeat("k", MinCacheKeyLen))
+	otherKey := []byte(strings.Repeat("o", MinCacheKeyLen))
+	type call struct {
+		replica   int // 0 or 1
+		password  string
+		advance   time.Duration
+		want      outcome
+		wantConns int32
+	}
+	tests := []struct {
+		name      string
+		keys      [2][]byte
+		storeDown bool
+		calls     []call
+	}{
+		{
+			name: "a login on one replica is a hit on the other", keys: [2][]byte{key, key},
+			calls: []call{{0, "right pw", 0, ok, 1}, {1, "right pw", 0, ok, 1}},
+		},
+		{
+			name: "failures are not shared", keys: [2][]byte{key, key},
+			calls: []call{{0, "wrong", 0, invalid, 1}, {1, "wrong", 0, invalid, 2}},
+		},
+		{
+			name: "a shared success does not vouch for another password", keys: [2][]byte{key, key},
+			calls: []call{{0, "right pw", 0, ok, 1}, {1, "wrong", 0, invalid, 2}},
+		},
+		{
+			name: "an entry learnt from the store keeps its expiry", keys: [2][]byte{key, key},
+			calls: []call{
+				{0, "right pw", 0, ok, 1},
+				{1, "right pw", 50 * time.Second, ok, 1}, // 10s left in the store
+				{1, "right pw", 9 * time.Second, ok, 1},  // B's own copy, 1s left
+				{1, "right pw", time.Second, ok, 2},      // expired everywhere: not extended by B
+			},
+		},
+		{
+			name: "replicas with different keys share nothing", keys: [2][]byte{key, otherKey},
+			calls: []call{{0, "right pw", 0, ok, 1}, {1, "right pw", 0, ok, 2}},
+		},
+		{
+			name: "a failing store costs a downstream login, not a refusal", keys: [2][]byte{key, key}, storeDown: true,
+			calls: []call{{0, "right pw", 0, ok, 1}, {1, "right pw", 0, ok, 2}, {1, "right pw", 0, ok, 2}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startTestServer(t, testServerConfig{verify: acceptBob})
+			clock := &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+			store := &mapCache{clock: clock, down: tc.storeDown, m: map[CacheSum]time.Time{}}
+			var ds [2]*Downstream
+			for i := range ds {
+				d, err := NewDownstream(DownstreamConfig{Address: ts.addr, TLS: downstream.TLSNone, CacheTTL: time.Minute,
+					CacheKey: tc.keys[i], Shared: store})
+				if err != nil {
+					t.Fatal(err)
+				}
+				d.cache.now = clock.Now
+				ds[i] = d
+			}
+			for i, c := range tc.calls {
+				clock.now = clock.now.Add(c.advance)
+				err := ds[c.replica].Verify(context.Background(), "bob@example.com", c.password)
+				if got := classify(err); got != c.want {
+					t.Fatalf("call %d: Verify = %v, want %v", i, err, c.want)
+				}
+				if got := ts.conns.Load(); got != c.wantConns {
+					t.Fatalf("call %d: downstream sessions = %d, want %d", i, got, c.wantConns)
+				}
+			}
+			for sum := range store.m {
+				for _, b := range [][]byte{[]byte("right pw"), []byte("bob@example.com")} {
+					if strings.Contains(string(sum[:]), string(b)) {
+						t.Errorf("the store holds %q in clear", b)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestNewDownstreamCacheKey(t *testing.T) {
+	store := &mapCache{clock: &fakeClock{}, m: map[CacheSum]time.Time{}}
+	tests := []struct {
+		name    string
+		key     []byte
+		shared  SharedCache
+		wantErr string
+	}{
+		{name: "shared with a key", key: make([]byte, MinCacheKeyLen), shared: store},
+		{name: "key without a store", key: make([]byte, 40)},
+		{name: "short key", key: make([]byte, MinCacheKeyLen-1), wantErr: "cache key has 31 bytes, want at least 32"},
+		{name: "shared without a key", shared: store, wantErr: "needs a cache key every replica shares"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewDownstream(DownstreamConfig{Address: "127.0.0.1:25", TLS: downstream.TLSNone, CacheTTL: time.Minute,
+				CacheKey: tc.key, Shared: tc.shared})
+			if got := fmt.Sprint(err); tc.wantErr == "" && err != nil || tc.wantErr != "" && !strings.Contains(got, tc.wantErr) {
+				t.Errorf("NewDownstream: %v, want %q", err, tc.wantErr)
 			}
 		})
 	}

@@ -244,8 +244,9 @@ func (r Route) Downstreams() []string {
 // State says where the abuse counters live ([state]): in this process
 // (Redis ""), or in a Redis shared by every replica behind a load balancer.
 type State struct {
-	Redis        string   `toml:"redis"`         // "" or redis://[user:password@]host:port/db, rediss://…
-	PasswordFile string   `toml:"password_file"` // Redis password, instead of one in the URL
-	KeyPrefix    string   `toml:"key_prefix"`    // prefix of every key (default "gateway:")
-	Timeout      Duration `toml:"timeout"`       // per round trip before falling back (default 50ms)
+	Redis        string   `toml:"redis"`          // "" or redis://[user:password@]host:port/db, rediss://…
+	PasswordFile string   `toml:"password_file"`  // Redis password, instead of one in the URL
+	KeyPrefix    string   `toml:"key_prefix"`     // prefix of every key (default "gateway:")
+	Timeout      Duration `toml:"timeout"`        // per round trip before falling back (default 50ms)
+	CacheKeyFile string   `toml:"cache_key_file"` // HMAC key shared by the replicas: the downstream AUTH success cache lives in Redis
 }

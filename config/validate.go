@@ -368,6 +368,9 @@ func (c *Config) validateState(v *validator) {
 		if s.PasswordFile != "" {
 			v.addf("state.password_file", "is set but state.redis is empty; set state.redis to the Redis URL, or remove password_file")
 		}
+		if s.CacheKeyFile != "" {
+			v.addf("state.cache_key_file", "is set but state.redis is empty; set state.redis to the Redis URL the replicas share, or remove cache_key_file")
+		}
 		return
 	}
 	u, err := url.Parse(s.Redis)
@@ -390,6 +393,11 @@ func (c *Config) validateState(v *validator) {
 	if s.PasswordFile != "" {
 		if _, err := os.ReadFile(s.PasswordFile); err != nil {
 			v.addf("state.password_file", "cannot read it: %v", err)
+		}
+	}
+	if s.CacheKeyFile != "" {
+		if _, err := ReadCacheKey(s.CacheKeyFile); err != nil {
+			v.addf("state.cache_key_file", "%v", err)
 		}
 	}
 	if t := s.Timeout.D(); t < 0 || t > 5*time.Second {

@@ -11,7 +11,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"github.com/smtpgateway/gateway/internal/dnstest"
 	"github.com/smtpgateway/gateway/internal/e2etest"
@@ -55,7 +59,13 @@ func setupScaleOut(t *testing.T, extra string, top ...string) *scaleOut {
 			mx: mx, dns: s.dns.Addr(), downstream: "smtp://" + s.postfix.Addr(), top: strings.Join(top, ""),
 			listeners: proxy + fmt.Sprintf("[[listener]]\nname = \"submission\"\naddress = %q\nkind = \"submission\"\n%s", sub, proxy),
 			extra: fmt.Sprintf("[[auth.user]]\nname = %q\npassword_hash = %q\naddresses = [%q]\n", user, hash, user) +
-				fmt.Sprintf("[metrics]\naddress = %q\n[state]\nredis = %q\nkey_prefix = \"e2e:\"\ntimeout = \"1s\"\n", metrics, s.redis.URL()) + extra,
+				fmt.Sprintf("[metrics]\naddress = %q\n[state]\nredis = %q\nkey_prefix = \"e2e:\"\n", metrics, s.redis.URL()) +
+				// 1s, not the default 50ms: on a loaded CI machine (-race)
+				// a slow round trip would be a spurious outage (a fallback
+				// and a WARN) that every test here would see as a wrong
+				// count. A killed Redis refuses at once either way; the
+				// timeout itself: state.TestSlowRedisFallsBack.
+				"timeout = \"1s\"\n" + extra,
 		}
 		s.gws[i] = e2etest.StartGateway(t, o.toml(), mx, sub)
 		_, mport, _ := net.SplitHostPort(metrics)
@@ -309,6 +319,233 @@ func TestScaleOutRedisDown(t *testing.T) {
 	}
 	if n := s.checkedBy(ip); n[0]+n[1] != blockAfter || n[0] == 0 || n[1] == 0 {
 		t.Errorf("after recovery, passwords checked per replica %v, want %d in total over both", n, blockAfter)
+	}
+}
+
+// Shared downstream AUTH success cache ([state] cache_key_file): with
+// [auth] backend = "downstream" (a legacy server in the test that counts
+// the AUTH checks it sees), logins spread by HAProxy over both replicas
+// cost the legacy server one check in all, not one per replica; Redis
+// holds one entry, an HMAC under the key file's secret, with neither the
+// user name nor the password. Without cache_key_file each replica asks
+// the legacy server once.
+func TestScaleOutAuthCacheShared(t *testing.T) {
+	legacy := &legacyAuthServer{user: user, pass: password}
+	srv := smtp.NewServer(legacy)
+	srv.Domain = "legacy.example.com"
+	srv.AllowInsecureAuth = true // loopback lab server
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	keyFile := filepath.Join(t.TempDir(), "auth-cache-key")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("k3y", 16)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := setupScaleOut(t, fmt.Sprintf("cache_key_file = %q\n[auth]\nbackend = \"downstream\"\ndownstream = \"smtp://%s\"\ncache_ttl = \"5m\"\n",
+		keyFile, ln.Addr().String()))
+
+	mon := startRedisMonitor(t, s.redis)
+	const ip = "127.0.0.41"
+	// Sequential logins: HAProxy's leastconn takes turns between idle
+	// replicas; at most 6 tries for both to have served one.
+	var served [2]int
+	for i := 0; i < 6 && (served[0] == 0 || served[1] == 0); i++ {
+		if rep := s.authTry(t, ip, password); !strings.HasPrefix(rep.Raw, "235 ") {
+			t.Fatalf("login %d: %q, want 235", i+1, rep.Raw)
+		}
+		for j, g := range s.gws {
+			served[j] = countLines(g.Logs(), "msg=auth ", "client_ip="+ip+" ")
+		}
+	}
+	if served[0] == 0 || served[1] == 0 {
+		t.Fatalf("logins per replica %v: HAProxy did not spread them, nothing shown", served)
+	}
+	if n := legacy.attempts.Load(); n != 1 {
+		t.Errorf("logins per replica %v: the legacy server checked %d times, want 1 (the cache is not shared)", served, n)
+	}
+	// Round trips of the cache: one PTTL on each replica's first login
+	// (not in its memory yet), one SET for the one downstream success;
+	// later logins on a replica that has the entry cost none.
+	cmds := map[string]int{}
+	for _, c := range commandNames(mon.since(0)) {
+		cmds[c]++
+	}
+	if cmds["pttl"] != 2 || cmds["set"] != 1 {
+		t.Errorf("cache round trips %v, want pttl 2 (one per replica) and set 1", cmds)
+	}
+	// A wrong password is never answered from the cache.
+	if rep := s.authTry(t, ip, "wrong"); !strings.HasPrefix(rep.Raw, "535 ") {
+		t.Errorf("wrong password: %q, want 535", rep.Raw)
+	}
+	if n := legacy.attempts.Load(); n != 2 {
+		t.Errorf("after a wrong password the legacy server checked %d times, want 2", n)
+	}
+	out, err := exec.Command("redis-cli", "-u", s.redis.URL(), "--scan", "--pattern", "e2e:authok:*").CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --scan: %v\n%s", err, out)
+	}
+	keys := strings.Fields(string(out))
+	if len(keys) != 1 || !regexp.MustCompile(`^e2e:authok:[0-9a-f]{64}$`).MatchString(keys[0]) {
+		t.Errorf("cache entries in Redis %q, want one e2e:authok:<hex HMAC>", keys)
+	}
+	for _, k := range keys {
+		val, _ := exec.Command("redis-cli", "-u", s.redis.URL(), "GET", k).CombinedOutput()
+		ttl, _ := exec.Command("redis-cli", "-u", s.redis.URL(), "TTL", k).CombinedOutput()
+		if v := strings.TrimSpace(string(val)); v != "1" {
+			t.Errorf("Redis %s = %q, want \"1\" (nothing of the login)", k, v)
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(string(ttl))); err != nil || n <= 0 || n > 300 {
+			t.Errorf("Redis %s TTL %q, want at most cache_ttl 300s", k, ttl)
+		}
+	}
+	if strings.Contains(s.logs(), password) {
+		t.Error("a password reached a log")
+	}
+}
+
+// redisMonitor runs redis-cli MONITOR for the rest of the test and
+// counts the commands clients send (a script's own commands, shown as
+// "[0 lua]", are not round trips).
+type redisMonitor struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func startRedisMonitor(t *testing.T, r *e2etest.Redis) *redisMonitor {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	cmd := exec.CommandContext(ctx, "redis-cli", "-u", r.URL(), "MONITOR")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redis-cli MONITOR: %v", err)
+	}
+	m := &redisMonitor{}
+	ok := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "OK" {
+				close(ok)
+				continue
+			}
+			if strings.Contains(line, "[0 lua]") {
+				continue
+			}
+			m.mu.Lock()
+			m.lines = append(m.lines, line)
+			m.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = cmd.Wait()
+	})
+	select {
+	case <-ok:
+	case <-time.After(10 * time.Second):
+		t.Fatal("redis-cli MONITOR did not start within 10s")
+	}
+	return m
+}
+
+// since returns the client commands from line n on, once none has come
+// for 300ms (at most 5s).
+func (m *redisMonitor) since(n int) []string {
+	last, stable := -1, time.Now()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		m.mu.Lock()
+		k := len(m.lines)
+		m.mu.Unlock()
+		if k != last {
+			last, stable = k, time.Now()
+		} else if time.Since(stable) >= 300*time.Millisecond {
+			break
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.lines[n:]...)
+}
+
+func (m *redisMonitor) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.lines)
+}
+
+// commandNames is each MONITOR line's command, for the failure message.
+func commandNames(lines []string) []string {
+	var names []string
+	re := regexp.MustCompile(`\] "([a-zA-Z]+)"`)
+	for _, l := range lines {
+		if m := re.FindStringSubmatch(l); m != nil {
+			names = append(names, strings.ToLower(m[1]))
+		}
+	}
+	return names
+}
+
+// The Redis round trips [state] redis adds, counted by Redis itself (INFO
+// commandstats) for what docs/scale-out.md promises: one per connection
+// (connections_per_minute), one per MAIL (messages_per_minute), three per
+// AUTH (block check, reserve, result), nothing else.
+func TestScaleOutRedisRoundTrips(t *testing.T) {
+	s := setupScaleOut(t, "[limits]\nconnections_per_minute = 1000\nmessages_per_minute = 1000\n")
+	mail := func(ip string, msgs int) {
+		t.Helper()
+		r := e2etest.DialRaw(t, s.mx, ip)
+		defer r.Close()
+		r.Cmd(t, "EHLO "+clientHELO)
+		for i := range msgs {
+			if rep := r.Cmd(t, "MAIL FROM:<"+sender+">"); rep.Code != 250 {
+				t.Fatalf("MAIL %d: %q", i+1, rep.Raw)
+			}
+			r.Cmd(t, "RCPT TO:<bob@example.com>")
+			r.Cmd(t, "DATA")
+			if rep := r.Cmd(t, fmt.Sprintf("Subject: round trips %d\r\n\r\nbody\r\n.", i)); rep.Code != 250 {
+				t.Fatalf("message %d: %q", i+1, rep.Raw)
+			}
+		}
+		r.Cmd(t, "QUIT")
+	}
+	// Warm-up: every script loaded (a first EVALSHA is refused NOSCRIPT
+	// and followed by EVAL), on both replicas' connections.
+	for range 2 {
+		mail("127.0.0.71", 1)
+		s.authTry(t, "127.0.0.71", password)
+		s.authTry(t, "127.0.0.72", "wrong")
+	}
+	mon := startRedisMonitor(t, s.redis)
+	mon.since(0)
+
+	steps := []struct {
+		name string
+		do   func()
+		want int
+	}{
+		{"connection with one message", func() { mail("127.0.0.73", 1) }, 2},
+		{"connection with three messages", func() { mail("127.0.0.73", 3) }, 4},
+		{"connection with a good AUTH", func() { s.authTry(t, "127.0.0.74", password) }, 1 + 3},
+		{"connection with a wrong AUTH", func() { s.authTry(t, "127.0.0.75", "wrong") }, 1 + 3},
+	}
+	for _, st := range steps {
+		n := mon.len()
+		st.do()
+		got := commandNames(mon.since(n))
+		t.Logf("%s: %d round trips %v", st.name, len(got), got)
+		if len(got) != st.want {
+			t.Errorf("%s: %d Redis round trips %v, want %d", st.name, len(got), got, st.want)
+		}
 	}
 }
 

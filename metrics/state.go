@@ -20,6 +20,6 @@ func (m *Metrics) State(f func() StateStats) {
 		}
 		return 0
 	})
-	m.Counter("gateway_state_fallbacks_total", "Counter checks (AUTH limiter, connection and message rates) answered in this process because Redis was slow or down.", nil, func() float64 { return float64(f().Fallbacks) })
+	m.Counter("gateway_state_fallbacks_total", "Counter checks (AUTH limiter, connection and message rates) and shared AUTH cache lookups answered in this process because Redis was slow or down.", nil, func() float64 { return float64(f().Fallbacks) })
 	m.Counter("gateway_state_outages_total", "Times Redis was found slow or unreachable (each warned once in the log).", nil, func() float64 { return float64(f().Outages) })
 }

@@ -1,7 +1,9 @@
 // Package state owns the abuse counters that replicas behind a load
 // balancer must share: AUTH failure counts, delays and blocks per client
 // network, and the per-minute connection and message rates per client
-// address. Without [state] redis they live in this process (Local, the
+// address; and, with [state] cache_key_file, the downstream AUTH success
+// cache (AuthCache: HMAC sums only, see auth.SharedCache). Without
+// [state] redis they live in this process (Local, the
 // behaviour of a single gateway); with it they live in Redis (or Valkey),
 // each check one atomic round trip (a Lua script), so N replicas together
 // never admit more than block_after password checks per network and

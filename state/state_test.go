@@ -11,9 +11,18 @@ import (
 	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
+// open connects with a timeout far above any round trip on loopback:
+// the tests count, and a round trip slowed past the production 50ms by a
+// loaded CI machine (-race) must not turn into a fallback.
+// TestSlowRedisFallsBack tests the timeout itself.
 func open(t *testing.T, url string) *Redis {
 	t.Helper()
-	r, err := Open(Options{URL: url, Prefix: "t:", Timeout: 50 * time.Millisecond})
+	return openTimeout(t, url, time.Second)
+}
+
+func openTimeout(t *testing.T, url string, timeout time.Duration) *Redis {
+	t.Helper()
+	r, err := Open(Options{URL: url, Prefix: "t:", Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,5 +200,56 @@ func TestLocalRates(t *testing.T) {
 	now = now.Add(time.Minute)
 	if ok, _ := l.Allow(KindConnections, ip, 3); !ok {
 		t.Fatal("new minute refused")
+	}
+}
+
+// A Redis that stops answering (SIGSTOP: connections open, no reply)
+// costs a check at most the timeout, then the fallback answers at once;
+// the store returns by itself when Redis answers again. The bound
+// asserted is loose (a hang would be forever), not a speed.
+func TestSlowRedisFallsBack(t *testing.T) {
+	srv := e2etest.StartRedis(t)
+	r := openTimeout(t, srv.URL(), 50*time.Millisecond)
+	rates := RedisRates{R: r, Local: &LocalRates{}}
+	ip := netip.MustParseAddr("198.51.100.9")
+	if ok, _ := rates.Allow(KindConnections, ip, 10); !ok || !r.Up() {
+		t.Fatal("first event refused or store down")
+	}
+	srv.Pause(t)
+	t.Cleanup(func() { srv.Resume(t) })
+	done := make(chan bool)
+	go func() {
+		ok, _ := rates.Allow(KindConnections, ip, 10)
+		done <- ok
+	}()
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Fatal("event refused by the fallback")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a check waited on a stalled Redis for 5s (timeout 50ms)")
+	}
+	if st := r.Stats(); st.Up || st.Outages != 1 || st.Fallbacks != 1 {
+		t.Fatalf("stats with Redis stalled: %+v, want down, 1 outage, 1 fallback", st)
+	}
+	srv.Resume(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for !r.Up() {
+		if time.Now().After(deadline) {
+			t.Fatal("not back 10s after Redis answered again")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The stalled call was sent before the timeout: Redis may run it when
+	// it resumes, so the event that fell back can count in Redis too
+	// (over-counting, the safe direction): 1 or 2 events before this one.
+	ok, n := rates.Allow(KindConnections, ip, 10)
+	if !ok || n < 1 || n > 2 {
+		t.Fatalf("after recovery: ok=%v n=%d, want the shared count (1 or 2 before this event)", ok, n)
+	}
+	other := RedisRates{R: open(t, srv.URL()), Local: &LocalRates{}}
+	if _, m := other.Allow(KindConnections, ip, 10); m != n+1 {
+		t.Fatalf("another replica counts %d before its event, want %d: not shared", m, n+1)
 	}
 }

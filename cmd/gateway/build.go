@@ -96,7 +96,7 @@ func build(cfg *config.Config, o buildOptions) (*gwRuntime, error) {
 		errs = append(errs, err)
 	}
 
-	authEnv, err := buildAuth(cfg)
+	authEnv, err := buildAuth(cfg, o.state)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -234,7 +234,9 @@ func limiterConfig(cfg *config.Config) auth.LimiterConfig {
 	}
 }
 
-func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
+// st, when set, is [state] redis: with [state] cache_key_file the
+// downstream success cache is shared through it.
+func buildAuth(cfg *config.Config, st *state.Redis) (backend.AuthEnv, error) {
 	a := cfg.Auth
 	var env backend.AuthEnv
 	needed := false
@@ -284,6 +286,10 @@ func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
 			ServerName:         cfg.Relay.TLSServerName,
 			InsecureSkipVerify: !cfg.Relay.TLSVerify,
 		}
+		key, shared, err := sharedAuthCache(cfg, st)
+		if err != nil {
+			return env, err
+		}
 		v, err := auth.NewDownstream(auth.DownstreamConfig{
 			Address:   u.Address(),
 			TLS:       mode,
@@ -291,6 +297,8 @@ func buildAuth(cfg *config.Config) (backend.AuthEnv, error) {
 			HeloName:  cfg.Relay.HeloName,
 			CacheTTL:  a.CacheTTL.D(),
 			Timeout:   cfg.Relay.ConnectTimeout.D(),
+			CacheKey:  key,
+			Shared:    shared,
 		})
 		if err != nil {
 			return env, fmt.Errorf("auth: %w", err)

@@ -20,6 +20,7 @@ func secretFileWarnings(cfg *config.Config) []string {
 		{"tls.key_file", cfg.TLS.KeyFile},
 		{"auth.users_file", cfg.Auth.UsersFile},
 		{"state.password_file", cfg.State.PasswordFile},
+		{"state.cache_key_file", cfg.State.CacheKeyFile},
 	} {
 		if f.path == "" {
 			continue

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/smtpgateway/gateway/auth"
 	"github.com/smtpgateway/gateway/config"
 	"github.com/smtpgateway/gateway/state"
 )
@@ -31,8 +32,27 @@ func openState(cfg *config.Config, log *slog.Logger) (*state.Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	log.Info("shared state", "redis", config.MaskURLPasswords(sc.Redis), "up", r.Up())
+	authCache := "shared"
+	if sc.CacheKeyFile == "" {
+		authCache = "per replica (no state.cache_key_file)"
+	}
+	log.Info("shared state", "redis", config.MaskURLPasswords(sc.Redis), "up", r.Up(), "auth_cache", authCache)
 	return r, nil
+}
+
+// sharedAuthCache returns the key and store of the downstream AUTH
+// success cache the replicas share: [state] cache_key_file and the Redis
+// of [state] redis. Without both the cache stays in this process (nil,
+// nil): a per-process random key, nothing in Redis.
+func sharedAuthCache(cfg *config.Config, r *state.Redis) ([]byte, auth.SharedCache, error) {
+	if r == nil || cfg.State.CacheKeyFile == "" {
+		return nil, nil, nil
+	}
+	key, err := config.ReadCacheKey(cfg.State.CacheKeyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("state.cache_key_file: %w", err)
+	}
+	return key, state.AuthCache{R: r}, nil
 }
 
 // sharedRates counts connections_per_minute and messages_per_minute in

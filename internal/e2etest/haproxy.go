@@ -22,14 +22,15 @@ type HAProxy struct {
 
 // StartHAProxy checks cfgPath (haproxy -c), starts haproxy with env (the
 // "${VAR}" values the file uses) and waits until every address in
-// waitAddrs accepts TCP connections (at most 10s). The test is skipped
-// when haproxy is missing.
+// waitAddrs accepts TCP connections (at most 10s). Without haproxy (in
+// PATH or /usr/sbin, outside a non-root PATH) the test is skipped, or
+// fails under GATEWAY_E2E=1 (Require).
 func StartHAProxy(t testing.TB, cfgPath string, env []string, waitAddrs ...string) *HAProxy {
 	t.Helper()
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
 		if bin, err = exec.LookPath("/usr/sbin/haproxy"); err != nil {
-			t.Skip("haproxy not installed (.ci/install-deps installs it)")
+			Require(t, "haproxy")
 		}
 	}
 	cfgPath, _ = filepath.Abs(cfgPath)

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -19,12 +20,11 @@ type Redis struct {
 }
 
 // StartRedis starts redis-server on a free 127.0.0.1 port and stops it
-// when the test ends. The test is skipped when redis-server is missing.
+// when the test ends. Without redis-server the test is skipped, or fails
+// under GATEWAY_E2E=1 (Require).
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server not installed (.ci/install-deps installs it)")
-	}
+	Require(t, "redis-server")
 	r := &Redis{addr: FreeAddr(t, "127.0.0.1"), dir: t.TempDir()}
 	r.Start(t)
 	t.Cleanup(func() { r.Stop(t) })
@@ -68,7 +68,8 @@ func (r *Redis) Start(t testing.TB) {
 	}
 }
 
-// Stop kills the server (SIGKILL: as if it crashed) and waits for it.
+// Stop kills the server (SIGKILL: as if it crashed; also ends a Pause)
+// and waits for it.
 func (r *Redis) Stop(t testing.TB) {
 	if r.cmd == nil || r.cmd.Process == nil {
 		return
@@ -76,4 +77,21 @@ func (r *Redis) Stop(t testing.TB) {
 	_ = r.cmd.Process.Kill()
 	_ = r.cmd.Wait()
 	r.cmd = nil
+}
+
+// Pause stops the server with SIGSTOP: connections stay open and nothing
+// answers, as with a Redis stalled by a long command or a slow network.
+func (r *Redis) Pause(t testing.TB) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("redis-server: SIGSTOP: %v", err)
+	}
+}
+
+// Resume continues a paused server (SIGCONT).
+func (r *Redis) Resume(t testing.TB) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("redis-server: SIGCONT: %v", err)
+	}
 }

@@ -38,6 +38,10 @@ func lookupTool(name string) (tool, bool) {
 		return tool{[]string{"docker-compose"}, "apt-get install docker-compose"}, true
 	case "systemd":
 		return tool{[]string{"systemd-analyze", "systemd-sysusers", "setpriv"}, "apt-get install systemd util-linux"}, true
+	case "haproxy":
+		return tool{[]string{"haproxy"}, "apt-get install haproxy"}, true
+	case "redis-server":
+		return tool{[]string{"redis-server", "redis-cli"}, "apt-get install redis-server"}, true
 	}
 	return tool{}, false
 }
@@ -46,8 +50,8 @@ func lookupTool(name string) (tool, bool) {
 // is missing from PATH (Main counts the skips and prints one line naming
 // what was missing); when GATEWAY_E2E=1 it fails t instead. Tools are
 // "postfix", "swaks", "python3", "curl", "fail2ban-regex",
-// "docker-compose" and "systemd" (systemd-analyze, systemd-sysusers,
-// setpriv). "postfix" also requires running as root and Postfix ≥
+// "docker-compose", "systemd" (systemd-analyze, systemd-sysusers,
+// setpriv), "haproxy" and "redis-server" (redis-server, redis-cli). "postfix" also requires running as root and Postfix ≥
 // 3.4, because a private instance needs both.
 func Require(t testing.TB, tools ...string) {
 	t.Helper()

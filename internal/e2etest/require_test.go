@@ -33,6 +33,8 @@ func TestRequire(t *testing.T) {
 		{name: "missing tool fails under GATEWAY_E2E=1", e2e: "1", tools: []string{"curl"}, wantFail: "needs curl (apt-get install curl)"},
 		{name: "GATEWAY_E2E=0 still skips", e2e: "0", tools: []string{"curl"}, wantSkip: "needs curl"},
 		{name: "unknown tool name is reported", tools: []string{"sendmail"}, wantSkip: `unknown tool "sendmail"`},
+		{name: "haproxy hint", tools: []string{"haproxy"}, wantSkip: "needs haproxy (apt-get install haproxy)"},
+		{name: "redis-server hint", tools: []string{"redis-server"}, wantSkip: "needs redis-server (apt-get install redis-server)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,6 +57,28 @@ func contains(got, want string) bool {
 		return got == ""
 	}
 	return strings.Contains(got, want)
+}
+
+// TestStartRedisRequires shows a missing redis-server fails the
+// scale-out tests under GATEWAY_E2E=1 instead of skipping them (it used
+// to call t.Skip itself), and still skips without it.
+func TestStartRedisRequires(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	for _, e2e := range []string{"1", ""} {
+		t.Run("GATEWAY_E2E="+e2e, func(t *testing.T) {
+			t.Setenv(EnvE2E, e2e)
+			r := newRecorder(t)
+			r.run(func() { StartRedis(r) })
+			defer r.runCleanups()
+			failed, skipped := strings.Join(r.failures(), "\n"), r.skipped()
+			if e2e == "1" && !strings.Contains(failed, "needs redis-server") {
+				t.Errorf("GATEWAY_E2E=1: failures %q, skip %q; want a failure naming redis-server", failed, skipped)
+			}
+			if e2e == "" && (failed != "" || !strings.Contains(skipped, "needs redis-server")) {
+				t.Errorf("failures %q, skip %q; want a skip naming redis-server", failed, skipped)
+			}
+		})
+	}
 }
 
 func TestVersionAtLeast(t *testing.T) {
