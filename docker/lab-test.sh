@@ -431,8 +431,10 @@ run_scale() {
 		fi
 		sleep 0.25
 	done
+	kill -0 "$client" 2>/dev/null || fail "scale-out: the clients finished before gateway1 could be killed (raise SCALE_MESSAGES)"
 	log "killing gateway1 (SIGKILL) while mail flows"
 	dc kill -s SIGKILL gateway1 >/dev/null
+	kill -0 "$client" 2>/dev/null || fail "scale-out: the clients finished while gateway1 was being killed (raise SCALE_MESSAGES)"
 	wait "$client" || fail "the scale-out client failed"
 	local accepted errors
 	accepted=$(head -n 1 "$result")
