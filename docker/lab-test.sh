@@ -224,6 +224,7 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 wait_http() { # URL what
 	for _ in $(seq 60); do
