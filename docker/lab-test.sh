@@ -396,7 +396,7 @@ run_scale() {
 	wait_http http://127.0.0.1:9925/readyz || die "gateway1's /readyz did not answer on 127.0.0.1:9925"
 	wait_http http://127.0.0.1:9926/readyz || die "gateway2's /readyz did not answer on 127.0.0.1:9926"
 	wait_http http://127.0.0.1:8025/api/v1/info || die "Mailpit did not answer on 127.0.0.1:8025"
-	local tag="scale-$runid" n=${SCALE_MESSAGES:-200}
+	local tag="scale-$runid" n=${SCALE_MESSAGES:-400}
 	local result; result=$(mktemp)
 	python3 - "$tag" "$n" "$result" <<-'PY' &
 		import smtplib, sys, threading, time
@@ -435,7 +435,6 @@ run_scale() {
 	kill -0 "$client" 2>/dev/null || fail "scale-out: the clients finished before gateway1 could be killed (raise SCALE_MESSAGES)"
 	log "killing gateway1 (SIGKILL) while mail flows"
 	dc kill -s SIGKILL gateway1 >/dev/null
-	kill -0 "$client" 2>/dev/null || fail "scale-out: the clients finished while gateway1 was being killed (raise SCALE_MESSAGES)"
 	wait "$client" || fail "the scale-out client failed"
 	local accepted errors
 	accepted=$(head -n 1 "$result")
