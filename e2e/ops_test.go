@@ -773,6 +773,25 @@ func TestOpsDockerCompose(t *testing.T) {
 	if code != 0 {
 		t.Errorf("check-config docker/lab/config.toml: exit %d\n%s%s", code, stdout, stderr)
 	}
+	// The scale-out variant: HAProxy, two gateways sharing Redis
+	// (docker/lab-test.sh runs it).
+	out, err = exec.Command("docker-compose", "-f", "../docker/docker-compose.scale.yml", "config").CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker-compose -f docker-compose.scale.yml config: %v\n%s", err, out)
+	}
+	cfg = string(out)
+	for _, want := range []string{"haproxy:", "gateway1:", "gateway2:", "redis:", "mailpit:", "dns:", "contrib/haproxy/haproxy.cfg", "config.scale.toml"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("scale-out compose config lacks %q:\n%s", want, cfg)
+		}
+	}
+	stdout, stderr, code = e2etest.RunGateway(t, "check-config", "-config", "../docker/lab/config.scale.toml")
+	if code != 0 {
+		t.Errorf("check-config docker/lab/config.scale.toml: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, `redis = "redis://`) || !strings.Contains(stdout, "proxy_protocol = true") {
+		t.Errorf("config.scale.toml: want [state] redis and proxy_protocol:\n%s", stdout)
+	}
 }
 
 // TestOpsDockerLabDNS plays the lab's zone files on the test DNS server and
@@ -895,7 +914,10 @@ func TestOpsDockerBuild(t *testing.T) {
 	s := string(df)
 	for _, want := range []string{
 		"USER nonroot", "EXPOSE 25 587 465 9925", "/etc/gateway/config.toml",
-		"FROM gcr.io/distroless/static", // CA certificates and /etc/passwd with nonroot
+		// The default runtime base (a build argument: docker/lab-test.sh
+		// builds from stand-ins): CA certificates and /etc/passwd with nonroot.
+		"ARG RUNTIME_IMAGE=gcr.io/distroless/static", "FROM ${RUNTIME_IMAGE}",
+		"ARG BUILDER_IMAGE=golang:", "FROM ${BUILDER_IMAGE} AS build",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("Dockerfile lacks %q", want)
