@@ -167,6 +167,7 @@ build_gateway_bases() {
 			COPY mod /go/pkg/mod
 			ENV PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 			    GOPATH=/go GOTOOLCHAIN=local GOPROXY=off GOFLAGS=
+			LABEL gateway-lab.standin=1
 		EOF
 		"$DOCKER" build -q -t "$builder" "$d" >/dev/null
 		rm -rf "$d"
@@ -181,9 +182,32 @@ build_gateway_bases() {
 		printf 'root:x:0:\nnonroot:x:65532:\n' >"$d/etc/group"
 		tar -C "$d" --numeric-owner --owner=0 --group=0 --exclude=./home/nonroot -c . >"$d.tar"
 		tar -C "$d" --numeric-owner --owner=65532 --group=65532 -rf "$d.tar" ./home/nonroot
-		"$DOCKER" import - "$RUNTIME_IMAGE" <"$d.tar" >/dev/null
+		"$DOCKER" import --change 'LABEL gateway-lab.standin=1' - "$RUNTIME_IMAGE" <"$d.tar" >/dev/null
 		rm -rf "$d" "$d.tar"
 	fi
+	# The Dockerfile's default base images (what the README's plain
+	# `docker-compose up --build -d` builds from) are these stand-ins too,
+	# unless the machine has the real ones: so the README's lab commands
+	# work as written here, and build_gateway uses them exactly so.
+	standin_tag "$builder" "$(dockerfile_default BUILDER_IMAGE)"
+	standin_tag "$RUNTIME_IMAGE" "$(dockerfile_default RUNTIME_IMAGE)"
+}
+
+# dockerfile_default NAME: the default of ARG NAME in docker/Dockerfile.
+dockerfile_default() {
+	sed -n "s/^ARG $1=//p" "$here/Dockerfile" | head -n 1
+}
+
+# standin_tag SRC NAME: tag the stand-in SRC as NAME when NAME is missing
+# or is itself a stand-in of ours (never over a real image).
+standin_tag() {
+	local src=$1 name=$2
+	[[ -n $name ]] || die "docker/Dockerfile has no default for a base image"
+	if have_image "$name" && [[ $("$DOCKER" image inspect -f '{{index .Config.Labels "gateway-lab.standin"}}' "$name" 2>/dev/null) != 1 ]]; then
+		log "keeping the real $name (not replaced by a stand-in)"
+		return
+	fi
+	"$DOCKER" tag "$src" "$name"
 }
 
 # ---- compose helpers
@@ -192,7 +216,9 @@ dc() { docker-compose -f "$compose_file" "$@"; }
 
 build_gateway() {
 	log "building the gateway image with docker/Dockerfile ($compose_file)"
-	dc build -q --build-arg "BUILDER_IMAGE=$(builder_image)" --build-arg "RUNTIME_IMAGE=$RUNTIME_IMAGE" "$@" >/dev/null
+	# As the README's `docker-compose up --build -d` does: the Dockerfile's
+	# default base images, which build_gateway_bases made stand-ins of.
+	dc build -q "$@" >/dev/null
 }
 
 down_and_check() {
