@@ -95,15 +95,48 @@ import_dir() {
 }
 
 # ---- stand-ins
+# build_mailpit OUT: Mailpit v1.33.1 from its Go module with its web UI
+# embedded. The module carries the UI's sources, not the built files
+# (server/ui/dist), so they are built as Mailpit's release does (npm, then
+# esbuild), with two changes this machine's npm registry needs: rapidoc
+# (the API-docs page only) at 9.x, the newest it serves, and the pure-JS
+# `sass` instead of the optional peer `sass-embedded`, which it lacks
+# (--legacy-peer-deps). Without npm, the Mailpit has no web UI and the
+# Chromium check falls back to the message's source.
+build_mailpit() {
+	local out=$1 src="$LAB_CACHE/mailpit-v1.33.1"
+	if [[ ! -f $src/go.mod ]]; then
+		(cd / && env "${gocache[@]}" go mod download github.com/axllent/mailpit@v1.33.1)
+		rm -rf "$src"
+		cp -r "$(env "${gocache[@]}" go env GOMODCACHE)/github.com/axllent/mailpit@v1.33.1" "$src"
+		chmod -R u+w "$src"
+	fi
+	if [[ ! -s $src/server/ui/dist/app.js ]]; then
+		if command -v npm >/dev/null; then
+			log "building Mailpit's web UI (npm install, esbuild)"
+			(
+				cd "$src"
+				sed -i 's/"rapidoc": "\^12[^"]*"/"rapidoc": "^9.3.8"/' package.json
+				rm -f package-lock.json
+				timeout 600 npm install --legacy-peer-deps --ignore-scripts --no-audit --no-fund >"$LAB_CACHE/mailpit-npm.log" 2>&1 &&
+					timeout 300 npm run build >>"$LAB_CACHE/mailpit-npm.log" 2>&1
+			) || log "note: Mailpit's web UI did not build (see $LAB_CACHE/mailpit-npm.log); Mailpit runs without it"
+		else
+			log "note: no npm: Mailpit is built without its web UI"
+		fi
+	fi
+	(cd "$src" && env "${gocache[@]}" go build -trimpath -ldflags="-s -w" -o "$out" .)
+}
+
 build_go_standins() {
 	have_image "$MAILPIT_IMAGE" && have_image "$COREDNS_IMAGE" && return
 	mkdir -p "$LAB_CACHE"
 	local gocache=("GOFLAGS=" "CGO_ENABLED=0" "GOTOOLCHAIN=local")
 	if ! have_image "$MAILPIT_IMAGE"; then
-		log "building $MAILPIT_IMAGE from github.com/axllent/mailpit@v1.33.1"
+		log "building $MAILPIT_IMAGE from github.com/axllent/mailpit@v1.33.1 (web UI with npm)"
 		local d; d=$(mktemp -d)
 		mkdir -p "$d/tmp" && chmod 1777 "$d/tmp"
-		env "${gocache[@]}" GOBIN="$d" go install -trimpath -ldflags="-s -w" github.com/axllent/mailpit@v1.33.1
+		build_mailpit "$d/mailpit"
 		import_dir "$d" "$MAILPIT_IMAGE" --change 'ENTRYPOINT ["/mailpit"]' --change 'EXPOSE 1025 8025'
 		rm -rf "$d"
 	fi
@@ -383,10 +416,9 @@ check_web_ui() {
 		--disable-background-networking --disable-component-update --disable-sync
 		--user-data-dir="$prof" --virtual-time-budget=8000 --window-size=1100,560)
 	local url="http://127.0.0.1:8025/view/$lab_message_id"
-	# Mailpit's Go module carries no built web UI (server/ui/dist is made
-	# with npm); without it the UI page is blank. Then Chromium shows the
-	# message's source as Mailpit serves it (every header the gateway
-	# added), and the script says so.
+	# Without its web UI (built with npm by build_mailpit) Mailpit's page
+	# is blank: then Chromium shows the message's source as Mailpit serves
+	# it (every header the gateway added), and the script says so.
 	if ! curl -fs -o /dev/null http://127.0.0.1:8025/dist/app.js; then
 		log "note: this Mailpit has no web UI assets (built from its Go module without npm); Chromium opens the message's source instead"
 		url="http://127.0.0.1:8025/api/v1/message/$lab_message_id/raw"
