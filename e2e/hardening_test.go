@@ -107,6 +107,14 @@ func memoryBound(t *testing.T, e *env, before, maxMB int, what string) {
 	t.Helper()
 	after := hwmKB(t, e.gw.Pid())
 	grew := (after - before) / 1024
+	if e2etest.Race() {
+		// The race detector's shadow memory grows with the heap: the
+		// same run measures about 2.5x its plain growth (+6 MB plain,
+		// +14-17 MB with -race for 10,000 RCPTs). The bounds are set
+		// for a plain build; under -race they get half as much again,
+		// still below what keeping the attacker's bytes would cost.
+		maxMB = maxMB * 3 / 2
+	}
 	t.Logf("%s: gateway VmHWM %d kB -> %d kB (+%d MB, bound %d MB)", what, before, after, grew, maxMB)
 	if grew > maxMB {
 		t.Errorf("%s: the gateway's peak RSS grew by %d MB, more than %d MB", what, grew, maxMB)
@@ -493,10 +501,10 @@ func TestHardenManyRecipients(t *testing.T) {
 	r := e2etest.DialRaw(t, e.mx, "127.0.0.42")
 	greetEHLO(t, r, clientHELO)
 	wantReply(t, "MAIL", r.Cmd(t, "MAIL FROM:<"+sender+">"), 250, "")
-	// Past max_recipients the arguments are 3 KB each (30 MB in all): a
+	// Past max_recipients the arguments are 3.5 KB each (35 MB in all): a
 	// gateway that kept them would show it in its peak RSS. (Lines that
 	// long need max_line_length above its default of 1000.)
-	long := strings.Repeat("r", 3000)
+	long := strings.Repeat("r", 3500)
 	go func() {
 		var b strings.Builder
 		for i := range n {

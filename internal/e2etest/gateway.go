@@ -31,6 +31,10 @@ const (
 // ./cmd/gateway, e.g. when CI builds it once for several test packages.
 const EnvGatewayBin = "GATEWAY_E2E_BIN"
 
+// Race reports whether the tests (and so the gateway they build) run under
+// the race detector, whose shadow memory roughly doubles a process's RSS.
+func Race() bool { return raceEnabled }
+
 // raceReport is what the race detector prints when it finds a data race.
 const raceReport = "WARNING: DATA RACE"
 
