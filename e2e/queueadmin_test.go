@@ -30,12 +30,13 @@ func queueList(t *testing.T, config string) []map[string]any {
 	return list
 }
 
-// TestQueueAdminWhileRunning: `gateway queue list/show/delete/flush`
-// through the binary, on the spool of a running gateway whose runner is
-// retrying: delete removes a message for good, flush makes the rest due at
-// once (retry_min is 10m, so only flush explains a delivery within the
-// test).
-func TestQueueAdminWhileRunning(t *testing.T) {
+// spoolWhileDown starts a gateway in queue mode (retry_min 10m, so only
+// something the test does explains an early delivery), delivers one
+// message so that erin@example.com is a verified recipient, stops
+// Postfix, and spools three more to erin, subjects "<prefix>-0" to
+// "<prefix>-2", all accepted with the downstream down.
+func spoolWhileDown(t *testing.T, prefix string) *env {
+	t.Helper()
 	o := opts{extra: fmt.Sprintf("mode = \"queue\"\n[queue]\ndir = %q\nretry_min = \"10m\"\nretry_max = \"1h\"\nmin_free_bytes = 0\n", t.TempDir())}
 	e := setup(t, &e2etest.PostfixOptions{}, o)
 	if out, code := e.swaks(t, "--to", "erin@example.com", "--header", "Subject: verify"); code != 0 {
@@ -44,10 +45,20 @@ func TestQueueAdminWhileRunning(t *testing.T) {
 	e.postfix.WaitMessages(t, 1, 30*time.Second)
 	e.postfix.Stop(t)
 	for i := range 3 {
-		if out, code := e.swaks(t, "--to", "erin@example.com", "--header", fmt.Sprintf("Subject: admin-%d", i)); code != 0 {
+		if out, code := e.swaks(t, "--to", "erin@example.com", "--header", fmt.Sprintf("Subject: %s-%d", prefix, i)); code != 0 {
 			t.Fatalf("message %d with the downstream down: exit %d\n%s", i, code, out)
 		}
 	}
+	return e
+}
+
+// TestQueueAdminWhileRunning: `gateway queue list/show/delete/flush`
+// through the binary, on the spool of a running gateway whose runner is
+// retrying: delete removes a message for good, flush makes the rest due at
+// once (retry_min is 10m, so only flush explains a delivery within the
+// test).
+func TestQueueAdminWhileRunning(t *testing.T) {
+	e := spoolWhileDown(t, "admin")
 	cfg := e.gw.ConfigPath()
 	var list []map[string]any
 	for end := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {

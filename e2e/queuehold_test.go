@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/smtpgateway/gateway/internal/e2etest"
 )
 
 // TestQueueRouteHold: with the downstream down, the runner's first failed
@@ -16,18 +13,7 @@ import (
 // go at once, not at the end of the hold (retry_min is 10m here): only
 // the one message that failed waits for its own retry.
 func TestQueueRouteHold(t *testing.T) {
-	o := opts{extra: fmt.Sprintf("mode = \"queue\"\n[queue]\ndir = %q\nretry_min = \"10m\"\nretry_max = \"1h\"\nmin_free_bytes = 0\n", t.TempDir())}
-	e := setup(t, &e2etest.PostfixOptions{}, o)
-	if out, code := e.swaks(t, "--to", "erin@example.com", "--header", "Subject: verify"); code != 0 {
-		t.Fatalf("first message: exit %d\n%s", code, out)
-	}
-	e.postfix.WaitMessages(t, 1, 30*time.Second)
-	e.postfix.Stop(t)
-	for i := range 3 {
-		if out, code := e.swaks(t, "--to", "erin@example.com", "--header", fmt.Sprintf("Subject: held-%d", i)); code != 0 {
-			t.Fatalf("message %d with the downstream down: exit %d\n%s", i, code, out)
-		}
-	}
+	e := spoolWhileDown(t, "held")
 	cfg := e.gw.ConfigPath()
 	for end := time.Now().Add(20 * time.Second); !strings.Contains(e.gw.Logs(), "queue route held"); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(end) {

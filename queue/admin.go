@@ -101,7 +101,7 @@ func Flush(dir string, ids ...string) error {
 				return err
 			}
 			m.env.NextAttempt = timeZero
-			return writeState(dir, &m.env)
+			return writeState(&dirSyncer{dir: dir}, &m.env)
 		}); err != nil {
 			errs = append(errs, err)
 		}
@@ -119,7 +119,7 @@ func Delete(dir string, ids ...string) error {
 	var errs []error
 	for _, id := range ids {
 		if err := withLock(dir, id, deleteWait, func(*os.File) error {
-			return removeMessage(dir, id)
+			return removeMessage(&dirSyncer{dir: dir}, id)
 		}); err != nil {
 			errs = append(errs, err)
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -21,17 +20,18 @@ func BenchmarkCommit(b *testing.B) {
 	b.Run("per-message", func(b *testing.B) { benchCommit(b, true) })
 }
 
-func benchCommit(b *testing.B, perCall bool) {
-	q, err := Open(Options{
-		Dir:      filepath.Join(b.TempDir(), "spool"),
-		Hostname: "gw.example.net",
-		Deliver:  &fakeDeliverer{},
-		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+// benchQueue is testQueue on the real clock, quiet even under -v (a
+// benchmark would log every delivery).
+func benchQueue(b *testing.B) *Queue {
+	q, _ := testQueue(b, &fakeDeliverer{}, func(o *Options) {
+		o.Now = time.Now
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer q.Stop(b.Context())
+	return q
+}
+
+func benchCommit(b *testing.B, perCall bool) {
+	q := benchQueue(b)
 	q.dirSync.perCall = perCall
 	body := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!\r\n"), 160) // 10,560 bytes
 	env := Envelope{From: "alice@example.org", To: rcpts("bob@example.com")}
@@ -62,16 +62,7 @@ func benchCommit(b *testing.B, perCall bool) {
 // of 100,000 messages none of which is due (a downstream down for
 // hours): what every Commit and every finished attempt pays.
 func BenchmarkDispatchBacklog(b *testing.B) {
-	q, err := Open(Options{
-		Dir:      filepath.Join(b.TempDir(), "spool"),
-		Hostname: "gw.example.net",
-		Deliver:  &fakeDeliverer{},
-		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer q.Stop(b.Context())
+	q := benchQueue(b)
 	later := time.Now().Add(time.Hour)
 	for i := 0; i < 100000; i++ {
 		it := &item{id: fmt.Sprintf("%024x", i), next: later.Add(time.Duration(i) * time.Millisecond)}

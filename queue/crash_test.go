@@ -149,7 +149,7 @@ func TestCrashHelper(t *testing.T) {
 		if n%2 == 0 { // a bookkeeping update, as the runner does
 			env := Envelope{ID: id, To: rcpts("b@example.com", "c@example.com")}
 			env.To[0].Status, env.Attempts = StatusDelivered, 1
-			writeState(dir, &env)
+			writeState(&dirSyncer{dir: dir}, &env)
 		}
 	}
 	os.Exit(0)

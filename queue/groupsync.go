@@ -13,7 +13,8 @@ import (
 // fsync runs join the next one, which starts as soon as it ends: no
 // caller waits for a timer, and under load one fsync covers all the
 // renames of its duration. Every message file is still fsynced on its
-// own (Writer.commit) before its rename.
+// own (Writer.commit) before its rename. A lone caller (the queue
+// commands, on a spool they do not run) simply gets its own fsync.
 type dirSyncer struct {
 	dir string
 	// perCall turns the batching off: every sync is its own fsync

@@ -93,7 +93,7 @@ func all(env *Envelope, code int, enh, text string) []Result {
 
 var t0 = time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
 
-func testQueue(t *testing.T, d Deliverer, mod func(*Options)) (*Queue, *clock) {
+func testQueue(t testing.TB, d Deliverer, mod func(*Options)) (*Queue, *clock) {
 	t.Helper()
 	c := &clock{t: t0}
 	opts := Options{
@@ -690,7 +690,7 @@ func TestRecovery(t *testing.T) {
 	e, _, _ := Show(dir, lost)
 	e.To[0].Status = StatusDelivered
 	e.Attempts = 1
-	if err := writeState(dir, e); err != nil {
+	if err := writeState(&dirSyncer{dir: dir}, e); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "0000000000000000deadbeef"+stateExt), []byte("{}"), 0o600)

@@ -661,7 +661,7 @@ func (q *Queue) deliver(f *os.File, m *msgFile) (next time.Time, gone bool) {
 		}
 	}
 	env.NextAttempt = next
-	if err := writeStateSync(q.opts.Dir, env, q.dirSync.sync); err != nil {
+	if err := writeState(q.dirSync, env); err != nil {
 		log.Error("queue cannot write the message state; recipients already delivered may be delivered again", "err", err)
 	}
 	log.Info("queue delivery deferred", "attempts", env.Attempts, "next_attempt", next.UTC().Format(time.RFC3339), "pending", len(pending(env)), "last_error", env.LastError)
@@ -796,7 +796,7 @@ func firstNonEmpty(s ...string) string {
 }
 
 func (q *Queue) remove(id string, log *slog.Logger) bool {
-	if err := removeMessageSync(q.opts.Dir, id, q.dirSync.sync); err != nil {
+	if err := removeMessage(q.dirSync, id); err != nil {
 		log.Error("queue cannot remove a finished message; it may be delivered again", "err", err)
 	}
 	return true

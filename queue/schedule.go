@@ -27,9 +27,15 @@ func (s *schedule) Pop() any {
 	return it
 }
 
+// has reports whether it is in the heap (a new item's index is 0, so the
+// slot is checked too).
+func (s schedule) has(it *item) bool {
+	return it.index >= 0 && it.index < len(s) && s[it.index] == it
+}
+
 // push adds it (not in the heap, not waiting in Queue.ready).
 func (s *schedule) push(it *item) {
-	if it.index >= 0 && it.index < len(*s) && (*s)[it.index] == it {
+	if s.has(it) {
 		heap.Fix(s, it.index)
 		return
 	}
@@ -39,14 +45,14 @@ func (s *schedule) push(it *item) {
 // fix restores the order after it.next changed; an item not in the heap
 // (busy, or waiting for a slot) is left alone.
 func (s *schedule) fix(it *item) {
-	if it.index >= 0 && it.index < len(*s) && (*s)[it.index] == it {
+	if s.has(it) {
 		heap.Fix(s, it.index)
 	}
 }
 
 // remove takes it out of the heap if it is there.
 func (s *schedule) remove(it *item) {
-	if it.index >= 0 && it.index < len(*s) && (*s)[it.index] == it {
+	if s.has(it) {
 		heap.Remove(s, it.index)
 	}
 	it.index = -1

@@ -231,16 +231,12 @@ func loadState(dir string, env *Envelope) error {
 	return nil
 }
 
-// writeState replaces dir/<id>.state atomically: a new file in tmp/,
-// fsynced, renamed over the old one, the directory fsynced. A crash
-// leaves the old state or the new one, never a mix.
-func writeState(dir string, env *Envelope) error {
-	return writeStateSync(dir, env, func() error { return syncDir(dir) })
-}
-
-// writeStateSync is writeState with the directory fsync done by
-// syncDirFn (the runner's group commit).
-func writeStateSync(dir string, env *Envelope, syncDirFn func() error) error {
+// writeState replaces <id>.state in the spool ds.dir atomically: a new
+// file in tmp/, fsynced, renamed over the old one, the directory fsynced
+// (through ds: the runner's group commit). A crash leaves the old state
+// or the new one, never a mix.
+func writeState(ds *dirSyncer, env *Envelope) error {
+	dir := ds.dir
 	js, err := json.Marshal(stateOf(env))
 	if err != nil {
 		return err
@@ -263,7 +259,7 @@ func writeStateSync(dir string, env *Envelope, syncDirFn func() error) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDirFn()
+	return ds.sync()
 }
 
 // syncDir fsyncs a directory so that renames and removals in it are
@@ -313,15 +309,11 @@ func parseOpen(dir, id string, f *os.File) (*msgFile, error) {
 	return m, nil
 }
 
-// removeMessage removes a message's files: the message first (the
-// commit point), then its state; then the directory is fsynced.
-func removeMessage(dir, id string) error {
-	return removeMessageSync(dir, id, func() error { return syncDir(dir) })
-}
-
-// removeMessageSync is removeMessage with the directory fsync done by
-// syncDirFn (the runner's group commit).
-func removeMessageSync(dir, id string, syncDirFn func() error) error {
+// removeMessage removes a message's files from the spool ds.dir: the
+// message first (the commit point), then its state; then the directory is
+// fsynced through ds.
+func removeMessage(ds *dirSyncer, id string) error {
+	dir := ds.dir
 	err := os.Remove(filepath.Join(dir, id+msgExt))
 	if errors.Is(err, os.ErrNotExist) {
 		err = nil
@@ -334,7 +326,7 @@ func removeMessageSync(dir, id string, syncDirFn func() error) error {
 	if err != nil {
 		return err
 	}
-	return syncDirFn()
+	return ds.sync()
 }
 
 // messageIDs lists the ids of the committed messages in dir, sorted
